@@ -1,0 +1,1 @@
+#include "kpg_arena.h"

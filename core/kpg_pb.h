@@ -1,0 +1,47 @@
+/* kpg_pb.h — pre-scan of protobuf wire bytes against a message descriptor.
+ * It allocates nothing and classifies every bad shape under its own reason
+ * before protobuf-c sees the bytes. In canonical mode it also demands the one
+ * encoding a signer produces: fields in ascending order, no unknown field, no
+ * singular field twice, repeated fields contiguous, strings valid UTF-8 with
+ * no NUL, varints minimal. One signed byte string never reads two ways. */
+#ifndef KPG_PB_H
+#define KPG_PB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+/* Why bytes were refused; stable numbers, counted per reason. */
+enum kpg_wire_reason {
+	KPG_WIRE_OK = 0,
+	KPG_WIRE_TRUNCATED,          /* length runs past the end */
+	KPG_WIRE_BAD_VARINT,         /* truncated, > 10 bytes, or not minimal (canonical) */
+	KPG_WIRE_BAD_WIRE_TYPE,      /* wire type not that of the field, or 3/4/6/7 */
+	KPG_WIRE_UNKNOWN_FIELD,
+	KPG_WIRE_DUPLICATE_FIELD,    /* singular field seen twice */
+	KPG_WIRE_OUT_OF_ORDER,       /* canonical only */
+	KPG_WIRE_MISSING_FIELD,      /* a required field absent */
+	KPG_WIRE_OVERSIZED_FIELD,    /* string/bytes longer than allowed */
+	KPG_WIRE_TOO_MANY_FIELDS,
+	KPG_WIRE_TOO_DEEP,
+	KPG_WIRE_BAD_UTF8,           /* invalid UTF-8 or a NUL in a string */
+	KPG_WIRE_BAD_VALUE,          /* enum value unknown, bool not 0/1 */
+	KPG_WIRE__COUNT
+};
+
+struct kpg_pb_limits {
+	uint32_t max_len;            /* longest string or bytes field */
+	uint32_t max_fields;         /* fields in total, nested included */
+	uint32_t max_depth;          /* nesting of messages */
+	bool canonical;
+};
+
+/* Returns KPG_WIRE_OK or the reason the bytes are refused. */
+enum kpg_wire_reason kpg_pb_scan(const ProtobufCMessageDescriptor *desc,
+				 const uint8_t *p, size_t len,
+				 const struct kpg_pb_limits *lim);
+
+const char *kpg_wire_reason_name(enum kpg_wire_reason r);
+
+#endif
