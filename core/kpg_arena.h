@@ -13,6 +13,7 @@ struct kpg_arena {
 	size_t size;
 	size_t used;
 	size_t high_water;           /* most ever used, for sizing */
+	uint64_t failed;             /* allocations refused because full */
 	ProtobufCAllocator pb;       /* allocator_data points back here */
 };
 

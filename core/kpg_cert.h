@@ -61,7 +61,9 @@ struct kpg_cert {
 };
 
 /* Returns 0, or -EBADMSG with *why set to a short reason for the officer
- * (e.g. "bad issuing participant code", "expiry before issue"). */
+ * (e.g. "bad issuing participant code", "expiry before issue"), or -ENOMEM
+ * ("decode arena full") when the arena is too small: a sizing fault of the
+ * gateway, not of the certificate. */
 int kpg_cert_decode(const uint8_t *p, size_t len, struct kpg_arena *arena,
 		    struct kpg_cert *out, const char **why);
 

@@ -1,1 +1,350 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpg_cert.h"
+#include "kpg_date.h"
 #include "kpg_engine.h"
+#include "kpg_response.h"
+
+#define VERIFY_CHUNK 32u
+
+struct kpg_engine {
+	struct kpg_engine_conf conf;
+	struct kpg_engine_stats st;
+	struct kpg_cache *cache;
+	struct kpg_arena arena;
+	const struct kpg_trust *trust;       /* of the last begin() */
+	uint64_t trust_version;
+	enum kpg_error trust_err;            /* NONE, UNAVAILABLE or STALE */
+	int64_t now;
+	uint32_t today;                      /* YYYYMMDD of now */
+};
+
+struct kpg_engine *kpg_engine_new(const struct kpg_engine_conf *conf)
+{
+	struct kpg_engine *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return NULL;
+	e->conf = *conf;
+	if (e->conf.arena_bytes == 0)
+		e->conf.arena_bytes = 64 * 1024;
+	e->cache = kpg_cache_new(conf->cache_entries ? conf->cache_entries : 16384);
+	if (e->cache == NULL || kpg_arena_init(&e->arena, e->conf.arena_bytes) < 0) {
+		kpg_cache_delete(e->cache);
+		free(e);
+		return NULL;
+	}
+	e->trust_err = KPG_ERR_TRUST_LIST_UNAVAILABLE;
+	return e;
+}
+
+void kpg_engine_delete(struct kpg_engine *e)
+{
+	if (e == NULL)
+		return;
+	kpg_cache_delete(e->cache);
+	kpg_arena_fini(&e->arena);
+	free(e);
+}
+
+const struct kpg_engine_stats *kpg_engine_stats(const struct kpg_engine *e)
+{
+	return &e->st;
+}
+
+void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t, int64_t now)
+{
+	e->trust = t;
+	e->now = now;
+	e->today = kpg_date_from_unix(now);
+	if (t == NULL) {
+		e->trust_version = 0;
+		e->trust_err = KPG_ERR_TRUST_LIST_UNAVAILABLE;
+		return;
+	}
+	e->trust_version = kpg_trust_version(t);
+	/* A list past its next update (and grace) no longer vouches for
+	 * anything: fail closed until a fresh list is loaded. */
+	if (now > kpg_trust_next_update(t) + e->conf.trust_grace_s)
+		e->trust_err = KPG_ERR_TRUST_LIST_STALE;
+	else
+		e->trust_err = KPG_ERR_NONE;
+}
+
+static enum kpg_step answer(struct kpg_engine *e, uint64_t request_id,
+			    const struct kpg_verdicts *vs, enum kpg_error err,
+			    uint8_t *out, uint32_t cap, uint32_t *out_len)
+{
+	struct kpg_answer a = {
+		.request_id = request_id,
+		.error = err,
+		.trust_version = e->trust_version,
+		.verdicts = vs,
+	};
+	int n;
+
+	a.decision = err == KPG_ERR_NONE ? kpg_decision_aggregate(vs) : KPG_DECISION_NONE;
+	n = kpg_response_encode(&a, out, cap);
+	if (n < 0) {
+		/* Not even the bare answer fits the request's size: sending
+		 * more than we received would make us an amplifier. */
+		e->st.encode_failed++;
+		return KPG_STEP_DROP;
+	}
+	if (err != KPG_ERR_NONE) {
+		e->st.errors[err]++;
+	} else {
+		e->st.decisions[a.decision]++;
+		for (unsigned i = 0; i < vs->n; i++)
+			if (vs->v[i].decision != KPG_ACCEPT && vs->v[i].reason < KPG_R__COUNT)
+				e->st.reasons[vs->v[i].reason]++;
+	}
+	*out_len = (uint32_t)n;
+	return KPG_STEP_REPLY;
+}
+
+static enum kpg_step answer_error(struct kpg_engine *e, uint64_t request_id,
+				  enum kpg_error err, uint8_t *out, uint32_t cap,
+				  uint32_t *out_len)
+{
+	return answer(e, request_id, NULL, err, out, cap, out_len);
+}
+
+/* One reject verdict from the signature check, answered at once. */
+static enum kpg_step answer_key_refusal(struct kpg_engine *e, const struct kpg_job *j,
+					const struct kpg_trust_key *key, uint8_t *out,
+					uint32_t cap, uint32_t *out_len)
+{
+	struct kpg_verdicts vs = { 0 };
+	const uint8_t *id = j->rq.key_id.p;
+
+	if (key == NULL)
+		kpg_verdict_add(&vs, "signature", KPG_REJECT, KPG_R_UNKNOWN_KEY,
+				"no trusted authority key %02x%02x%02x%02x%02x%02x%02x%02x",
+				id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]);
+	else if (key->status == KPG_KEY_REVOKED)
+		kpg_verdict_add(&vs, "signature", KPG_REJECT, KPG_R_KEY_REVOKED,
+				"key of %s (%s) is revoked", key->authority, key->participant);
+	else
+		kpg_verdict_add(&vs, "signature", KPG_REJECT, KPG_R_SIGNATURE_INVALID,
+				"signature does not verify with the key of %s (%s)",
+				key->authority, key->participant);
+	return answer(e, j->rq.request_id, &vs, KPG_ERR_NONE, out, cap, out_len);
+}
+
+static void check_key_use(struct kpg_verdicts *vs, const struct kpg_trust_key *key,
+			  const struct kpg_cert *c)
+{
+	int64_t issued = kpg_date_to_unix(c->issue_date);
+
+	if (memcmp(c->issuing_participant, key->participant, 2) != 0) {
+		kpg_verdict_add(vs, "signature", KPG_REJECT, KPG_R_ISSUER_MISMATCH,
+				"certificate names issuer %s but the key belongs to %s",
+				c->issuing_participant, key->participant);
+		return;
+	}
+	if (key->status == KPG_KEY_RETIRED && issued >= key->status_since) {
+		kpg_verdict_add(vs, "signature", KPG_REJECT, KPG_R_KEY_RETIRED,
+				"key of %s was retired before the issue date",
+				key->authority);
+		return;
+	}
+	if (c->issue_date < kpg_date_from_unix(key->not_before) ||
+	    c->issue_date > kpg_date_from_unix(key->not_after)) {
+		kpg_verdict_add(vs, "signature", KPG_REJECT, KPG_R_KEY_OUT_OF_WINDOW,
+				"issued outside the validity of the key of %s",
+				key->authority);
+		return;
+	}
+	kpg_verdict_add(vs, "signature", KPG_ACCEPT, KPG_R_OK, "signed by %s (%s, %s)",
+			key->authority, key->participant, kpg_alg_name(key->alg));
+}
+
+static void check_validity(struct kpg_verdicts *vs, const struct kpg_cert *c,
+			   uint32_t today)
+{
+	unsigned y = c->expiry_date / 10000, m = c->expiry_date / 100 % 100,
+		 d = c->expiry_date % 100;
+
+	if (today < c->issue_date)
+		kpg_verdict_add(vs, "validity", KPG_REJECT, KPG_R_CERT_NOT_YET_VALID,
+				"issued %u, a date still to come", c->issue_date);
+	else if (today > c->expiry_date)
+		kpg_verdict_add(vs, "validity", KPG_REJECT, KPG_R_CERT_EXPIRED,
+				"expired %04u-%02u-%02u", y, m, d);
+	else
+		kpg_verdict_add(vs, "validity", KPG_ACCEPT, KPG_R_OK,
+				"valid until %04u-%02u-%02u", y, m, d);
+}
+
+/* The signature is good (verified now or cached): decode and judge. */
+static enum kpg_step judge(struct kpg_engine *e, const struct kpg_job *j,
+			   const struct kpg_trust_key *key, uint8_t *out,
+			   uint32_t cap, uint32_t *out_len)
+{
+	struct kpg_verdicts vs = { 0 };
+	struct kpg_cert c;
+	const char *why = "unreadable";
+	enum kpg_step step;
+
+	if (kpg_cert_decode(j->rq.cert.p, j->rq.cert.len, &e->arena, &c, &why) < 0) {
+		kpg_verdict_add(&vs, "certificate", KPG_REJECT, KPG_R_CERT_INVALID,
+				"signed but invalid: %s", why);
+	} else {
+		check_key_use(&vs, key, &c);
+		check_validity(&vs, &c, e->today);
+	}
+	step = answer(e, j->rq.request_id, &vs, KPG_ERR_NONE, out, cap, out_len);
+	kpg_arena_reset(&e->arena);
+	return step;
+}
+
+static int request_error(int reason)
+{
+	switch (reason) {
+	case KPG_REQ_SHORT:
+	case KPG_REQ_BAD_MAGIC:
+	case KPG_REQ_BAD_TYPE:
+		return -1;   /* not a request of ours: never answered */
+	case KPG_REQ_BAD_VERSION:
+		return KPG_ERR_UNSUPPORTED_VERSION;
+	default:
+		return KPG_ERR_MALFORMED_REQUEST;
+	}
+}
+
+enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
+			       uint8_t *out, uint32_t cap, uint32_t *out_len)
+{
+	const struct kpg_trust_key *key;
+	int r, n;
+
+	e->st.requests++;
+	r = kpg_request_parse(j->dgram, j->len, &j->rq);
+	if (r != KPG_REQ_OK) {
+		int err = request_error(r);
+
+		if (r > 0 && r < KPG_REQ__COUNT)
+			e->st.refused[r]++;
+		if (err < 0)
+			return KPG_STEP_DROP;
+		return answer_error(e, 0, (enum kpg_error)err, out, cap, out_len);
+	}
+	if (e->trust_err != KPG_ERR_NONE)
+		return answer_error(e, j->rq.request_id, e->trust_err, out, cap, out_len);
+	if (j->rq.scan_time > e->now + e->conf.clock_skew_s ||
+	    j->rq.scan_time < e->now - e->conf.clock_skew_s)
+		return answer_error(e, j->rq.request_id, KPG_ERR_CLOCK_SKEW, out, cap, out_len);
+	if (kpg_cert_scan(j->rq.cert.p, j->rq.cert.len) != KPG_WIRE_OK) {
+		e->st.cert_noncanonical++;
+		return answer_error(e, j->rq.request_id, KPG_ERR_NONCANONICAL_CERTIFICATE,
+				    out, cap, out_len);
+	}
+
+	/* Cheap refusals before any crypto: unknown or revoked key, and a
+	 * signature that is not even well encoded. */
+	key = kpg_trust_find(e->trust, j->rq.key_id.p);
+	if (key == NULL || key->status == KPG_KEY_REVOKED)
+		return answer_key_refusal(e, j, key, out, cap, out_len);
+	n = kpg_sig_canonical(key->pub, j->rq.sig.p, j->rq.sig.len,
+			      j->sig_canon, sizeof(j->sig_canon));
+	if (n < 0) {
+		e->st.verify_failed++;
+		return answer_key_refusal(e, j, key, out, cap, out_len);
+	}
+
+	j->trust_version = e->trust_version;
+	j->ck = (struct kpg_cache_key){
+		.key_id = j->rq.key_id.p,
+		.sig = j->sig_canon,
+		.sig_len = (uint32_t)n,
+		.msg = j->rq.cert.p,
+		.msg_len = j->rq.cert.len,
+	};
+	kpg_cache_hash(&j->ck);
+	if (kpg_cache_lookup(e->cache, &j->ck, e->trust_version)) {
+		e->st.cache_hits++;
+		j->verified = 1;
+		return judge(e, j, key, out, cap, out_len);
+	}
+	e->st.cache_misses++;
+	j->verified = 0;
+	return KPG_STEP_VERIFY;
+}
+
+/* Keys are looked up again in the snapshot in force now: a list swapped
+ * while the job waited (a revocation) applies to it. The key id is the hash
+ * of the key, so the canonical signature computed at stage still holds. */
+static const struct kpg_trust_key *current_key(const struct kpg_engine *e,
+					       const struct kpg_job *j)
+{
+	const struct kpg_trust_key *key;
+
+	if (e->trust_err != KPG_ERR_NONE)
+		return NULL;
+	key = kpg_trust_find(e->trust, j->rq.key_id.p);
+	if (key == NULL || key->status == KPG_KEY_REVOKED)
+		return NULL;
+	return key;
+}
+
+void kpg_engine_verify(struct kpg_engine *e, struct kpg_job **jobs, unsigned n)
+{
+	struct kpg_verify_op ops[VERIFY_CHUNK];
+	struct kpg_job *owner[VERIFY_CHUNK];
+
+	for (unsigned base = 0; base < n; base += VERIFY_CHUNK) {
+		unsigned m = 0, end = n - base < VERIFY_CHUNK ? n - base : VERIFY_CHUNK;
+
+		for (unsigned i = 0; i < end; i++) {
+			struct kpg_job *j = jobs[base + i];
+			const struct kpg_trust_key *key = current_key(e, j);
+
+			if (key == NULL) {
+				j->verified = -1;
+				continue;
+			}
+			j->trust_version = e->trust_version;
+			ops[m] = (struct kpg_verify_op){
+				.v = key->verifiers[e->conf.slot],
+				.msg = j->rq.cert.p,
+				.msg_len = j->rq.cert.len,
+				.sig = j->rq.sig.p,
+				.sig_len = j->rq.sig.len,
+			};
+			owner[m++] = j;
+		}
+		kpg_verify_batch(ops, m);
+		for (unsigned i = 0; i < m; i++) {
+			owner[i]->verified = ops[i].ok;
+			if (ops[i].ok) {
+				e->st.verify_ok++;
+				kpg_cache_insert(e->cache, &owner[i]->ck, e->trust_version);
+			} else {
+				e->st.verify_failed++;
+			}
+		}
+	}
+}
+
+enum kpg_step kpg_engine_finish(struct kpg_engine *e, struct kpg_job *j,
+				uint8_t *out, uint32_t cap, uint32_t *out_len)
+{
+	const struct kpg_trust_key *key;
+
+	if (e->trust_err != KPG_ERR_NONE)
+		return answer_error(e, j->rq.request_id, e->trust_err, out, cap, out_len);
+	key = kpg_trust_find(e->trust, j->rq.key_id.p);
+	if (key == NULL || key->status == KPG_KEY_REVOKED || j->verified != 1)
+		return answer_key_refusal(e, j, key, out, cap, out_len);
+	return judge(e, j, key, out, cap, out_len);
+}
+
+enum kpg_step kpg_engine_refuse(struct kpg_engine *e, struct kpg_job *j,
+				enum kpg_error err, uint8_t *out, uint32_t cap,
+				uint32_t *out_len)
+{
+	return answer_error(e, j->rq.request_id, err, out, cap, out_len);
+}

@@ -33,7 +33,7 @@ enum kpg_wire_reason {
 struct kpg_pb_limits {
 	uint32_t max_len;            /* longest string or bytes field */
 	uint32_t max_fields;         /* fields in total, nested included */
-	uint32_t max_depth;          /* nesting of messages */
+	uint32_t max_depth;          /* nesting of messages; 0 = flat */
 	bool canonical;
 };
 
@@ -43,5 +43,22 @@ enum kpg_wire_reason kpg_pb_scan(const ProtobufCMessageDescriptor *desc,
 				 const struct kpg_pb_limits *lim);
 
 const char *kpg_wire_reason_name(enum kpg_wire_reason r);
+
+/* One field as it sits on the wire, for walking bytes that already passed
+ * kpg_pb_scan() (the request view) without a second copy of the decoder. */
+struct kpg_pb_field {
+	uint32_t id;
+	uint32_t wire_type;          /* PROTOBUF_C_WIRE_TYPE_* */
+	uint64_t value;              /* varint, 32-bit and 64-bit wire types */
+	const uint8_t *p;            /* length-prefixed payload */
+	uint32_t len;
+	const uint8_t *tag;          /* first byte of the field */
+	bool minimal;                /* tag, varint and length minimally encoded */
+};
+
+/* Reads the field at *pos (< end) and moves *pos past it. Returns
+ * KPG_WIRE_OK, BAD_VARINT, TRUNCATED or BAD_WIRE_TYPE (groups, 6, 7). */
+enum kpg_wire_reason kpg_pb_next(const uint8_t **pos, const uint8_t *end,
+				 struct kpg_pb_field *f);
 
 #endif

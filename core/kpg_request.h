@@ -12,6 +12,9 @@
 
 #include "kpg_pb.h"
 
+#define KPG_STATION_ID_MAX 64u    /* bytes of station_id */
+#define KPG_HMAC_MAX       64u    /* bytes of the hmac field */
+
 struct kpg_bytes {
 	const uint8_t *p;
 	uint32_t len;

@@ -52,6 +52,9 @@ struct kpg_anchors {
 /* Reads an Ed25519 public key (PEM SubjectPublicKeyInfo) into the set. */
 int kpg_anchors_add_file(struct kpg_anchors *a, const char *path,
 			 char *err, size_t errlen);
+/* The same from SPKI DER already in memory (the authority tool's own key). */
+int kpg_anchors_add_spki(struct kpg_anchors *a, const uint8_t *spki,
+			 size_t len, char *err, size_t errlen);
 
 enum kpg_trust_refusal {
 	KPG_TRUST_OK = 0,
@@ -90,7 +93,8 @@ enum kpg_trust_refusal kpg_trust_load(const struct kpg_trust_opts *o,
 				      uint64_t in_force, struct kpg_trust **out,
 				      char *err, size_t errlen);
 
-/* The same checks on a signed list in memory, without the state file. */
+/* The same checks on a signed list in memory, without the state file; the
+ * version must be at least min_version (in_force + 1 on a reload). */
 enum kpg_trust_refusal kpg_trust_parse(const struct kpg_trust_opts *o,
 				       const uint8_t *buf, size_t len,
 				       uint64_t min_version,

@@ -1,0 +1,353 @@
+/* gw_config.c — libconfig file -> struct gw_config; see gw_config.h.
+ * Every setting is checked for its name, type and range, so a typo never
+ * silently leaves a default in force. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <libconfig.h>
+
+#include "gw_config.h"
+#include "kpg_limits.h"
+
+struct ctx {
+	const char *path;                /* the file given */
+	char dir[GW_PATH_MAX];           /* its directory, for relative paths */
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "file:line: reason", the line of the setting the reason is about. */
+static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = s ? config_setting_source_file(s) : NULL;
+	int n = snprintf(x->err, x->errlen, "%s:%u: ", file ? file : x->path,
+			 s ? config_setting_source_line(s) : 0u);
+	va_list ap;
+
+	if (n >= 0 && (size_t)n < x->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int check_keys(struct ctx *x, const config_setting_t *g,
+		      const char *what, const char *const *keys)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const char *const *k;
+
+		for (k = keys; *k; k++)
+			if (name && strcmp(name, *k) == 0)
+				break;
+		if (*k == NULL)
+			return fail(x, s, "unknown key '%s' in %s", name ? name : "?",
+				    what);
+	}
+	return 0;
+}
+
+/* Absent settings keep the value already in *out. */
+static int get_int(struct ctx *x, const config_setting_t *g, const char *name,
+		   int64_t min, int64_t max, int64_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	int64_t v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail(x, s, "'%s' must be an integer", name);
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(x, s, "'%s' = %lld is out of range [%lld, %lld]", name,
+			    (long long)v, (long long)min, (long long)max);
+	*out = v;
+	return 0;
+}
+
+static int get_u32(struct ctx *x, const config_setting_t *g, const char *name,
+		   int64_t min, int64_t max, uint32_t *out)
+{
+	int64_t v = *out;
+	int rc = get_int(x, g, name, min, max, &v);
+
+	*out = (uint32_t)v;
+	return rc;
+}
+
+static int get_group(struct ctx *x, const config_setting_t *g, const char *name,
+		     const config_setting_t **out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	*out = NULL;
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail(x, s, "'%s' must be a group { ... }", name);
+	*out = s;
+	return 0;
+}
+
+static int path_of(struct ctx *x, const config_setting_t *s, const char *name,
+		   char *out)
+{
+	const char *v;
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s, "'%s' must be a string", name);
+	v = config_setting_get_string(s);
+	if (v[0] == '\0')
+		return fail(x, s, "'%s' is empty", name);
+	if (v[0] == '/')
+		n = snprintf(out, GW_PATH_MAX, "%s", v);
+	else
+		n = snprintf(out, GW_PATH_MAX, "%s/%s", x->dir, v);
+	if (n < 0 || n >= GW_PATH_MAX)
+		return fail(x, s, "'%s' is too long", name);
+	return 0;
+}
+
+static int parse_gateway(struct ctx *x, const config_setting_t *g,
+			 struct gw_config *c)
+{
+	static const char *const keys[] = { "udp_port", "burst", "cold_queue",
+		"verifies_per_loop", "clock_skew", "cache_entries", "mbufs",
+		"idle", NULL };
+	static const char *const idle_keys[] = { "polls", "sleep_us", NULL };
+	const config_setting_t *idle;
+	uint32_t port = c->udp_port;
+	int rc;
+
+	if ((rc = check_keys(x, g, "gateway", keys)) ||
+	    (rc = get_u32(x, g, "udp_port", 1, 65535, &port)) ||
+	    (rc = get_u32(x, g, "burst", 1, GW_BURST_MAX, &c->burst)) ||
+	    (rc = get_u32(x, g, "cold_queue", 1, 1 << 16, &c->cold_queue)) ||
+	    (rc = get_u32(x, g, "verifies_per_loop", 1, GW_BURST_MAX,
+			  &c->verifies_per_loop)) ||
+	    (rc = get_int(x, g, "clock_skew", 0, 7 * 86400, &c->clock_skew_s)) ||
+	    (rc = get_u32(x, g, "cache_entries", 8, 1 << 24, &c->cache_entries)) ||
+	    (rc = get_u32(x, g, "mbufs", 1023, 1 << 24, &c->mbufs)) ||
+	    (rc = get_group(x, g, "idle", &idle)))
+		return rc;
+	c->udp_port = (uint16_t)port;
+	if (idle == NULL)
+		return 0;
+	if ((rc = check_keys(x, idle, "gateway.idle", idle_keys)) ||
+	    (rc = get_u32(x, idle, "polls", 1, 1000000000, &c->idle_polls)) ||
+	    (rc = get_u32(x, idle, "sleep_us", 0, 1000000, &c->idle_sleep_us)))
+		return rc;
+	return 0;
+}
+
+static int parse_port(struct ctx *x, const config_setting_t *p,
+		      struct gw_port_conf *pc)
+{
+	static const char *const keys[] = { "address", "address6", "vlan", NULL };
+	const config_setting_t *s;
+	int64_t vlan = 0;
+	int rc;
+
+	if (config_setting_type(p) != CONFIG_TYPE_GROUP)
+		return fail(x, p, "each port must be a group { ... }");
+	if ((rc = check_keys(x, p, "a port", keys)) ||
+	    (rc = get_int(x, p, "vlan", 0, 4094, &vlan)))
+		return rc;
+	pc->vlan = (uint16_t)vlan;
+	s = config_setting_get_member(p, "address");
+	if (s) {
+		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    inet_pton(AF_INET, config_setting_get_string(s), pc->ip4) != 1)
+			return fail(x, s, "'address' must be an IPv4 address string");
+		if (pc->ip4[0] == 0 || pc->ip4[0] == 127 || pc->ip4[0] >= 224)
+			return fail(x, s, "'address' must be a unicast address");
+		pc->has_ip4 = true;
+	}
+	s = config_setting_get_member(p, "address6");
+	if (s) {
+		static const uint8_t zero[16];
+
+		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    inet_pton(AF_INET6, config_setting_get_string(s), pc->ip6) != 1)
+			return fail(x, s, "'address6' must be an IPv6 address string");
+		if (pc->ip6[0] == 0xff || memcmp(pc->ip6, zero, 15) == 0)
+			return fail(x, s, "'address6' must be a unicast address");
+		pc->has_ip6 = true;
+	}
+	if (!pc->has_ip4 && !pc->has_ip6)
+		return fail(x, p, "a port needs 'address' or 'address6'");
+	return 0;
+}
+
+static int parse_ports(struct ctx *x, const config_setting_t *l,
+		       struct gw_config *c)
+{
+	int n = config_setting_length(l), rc;
+
+	if (config_setting_type(l) != CONFIG_TYPE_LIST)
+		return fail(x, l, "'ports' must be a list ( { ... }, ... )");
+	if (n < 1 || n > GW_PORTS_MAX)
+		return fail(x, l, "'ports' must have 1 to %d entries", GW_PORTS_MAX);
+	memset(c->ports, 0, sizeof(c->ports));
+	for (int i = 0; i < n; i++)
+		if ((rc = parse_port(x, config_setting_get_elem(l, (unsigned)i),
+				     &c->ports[i])))
+			return rc;
+	c->n_ports = (unsigned)n;
+	return 0;
+}
+
+static int parse_trust(struct ctx *x, const config_setting_t *g,
+		       struct gw_config *c)
+{
+	static const char *const keys[] = { "list", "anchors", "state", "grace",
+		"backend", NULL };
+	const config_setting_t *s;
+	int rc, n;
+
+	if ((rc = check_keys(x, g, "trust", keys)) ||
+	    (rc = get_int(x, g, "grace", 0, 365 * 86400, &c->trust_grace_s)))
+		return rc;
+	s = config_setting_get_member(g, "list");
+	if (s == NULL)
+		return fail(x, g, "trust needs 'list'");
+	if ((rc = path_of(x, s, "list", c->trust_list)))
+		return rc;
+
+	s = config_setting_get_member(g, "anchors");
+	if (s == NULL)
+		return fail(x, g, "trust needs 'anchors'");
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(x, s, "'anchors' must be an array of file names [ ... ]");
+	n = config_setting_length(s);
+	if (n < 1 || n > KPG_ANCHORS_MAX)
+		return fail(x, s, "'anchors' must name 1 to %d files", KPG_ANCHORS_MAX);
+	for (int i = 0; i < n; i++)
+		if ((rc = path_of(x, config_setting_get_elem(s, (unsigned)i),
+				  "anchors", c->anchors[i])))
+			return rc;
+	c->n_anchors = (unsigned)n;
+
+	s = config_setting_get_member(g, "state");
+	if (s && (rc = path_of(x, s, "state", c->trust_state)))
+		return rc;
+
+	s = config_setting_get_member(g, "backend");
+	if (s) {
+		const char *v;
+
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return fail(x, s, "'backend' must be a string");
+		v = config_setting_get_string(s);
+		if (strcmp(v, "default") == 0)
+			c->backend = KPG_BACKEND_DEFAULT;
+		else if (strcmp(v, "openssl") == 0)
+			c->backend = KPG_BACKEND_OPENSSL;
+		else if (strcmp(v, "sodium") == 0)
+			c->backend = KPG_BACKEND_SODIUM;
+		else
+			return fail(x, s, "'backend' must be \"default\", \"openssl\" or \"sodium\"");
+	}
+	c->has_trust = true;
+	return 0;
+}
+
+const char *gw_backend_name(enum kpg_backend b)
+{
+	switch (b) {
+	case KPG_BACKEND_DEFAULT: return "default";
+	case KPG_BACKEND_OPENSSL: return "openssl";
+	case KPG_BACKEND_SODIUM: return "sodium";
+	}
+	return "unknown";
+}
+
+void gw_config_defaults(struct gw_config *c)
+{
+	static const uint8_t ip4[4] = { 192, 0, 2, 1 };
+	static const uint8_t ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+
+	memset(c, 0, sizeof(*c));
+	c->udp_port = KPG_UDP_PORT_DEFAULT;
+	c->burst = 32;
+	c->cold_queue = 1024;
+	c->verifies_per_loop = 8;
+	c->clock_skew_s = 300;
+	c->cache_entries = 16384;
+	c->mbufs = 8191;
+	c->idle_polls = 100;
+	c->idle_sleep_us = 100;
+	c->n_ports = 1;
+	c->ports[0].has_ip4 = c->ports[0].has_ip6 = true;
+	memcpy(c->ports[0].ip4, ip4, 4);
+	memcpy(c->ports[0].ip6, ip6, 16);
+	c->backend = KPG_BACKEND_DEFAULT;
+}
+
+int gw_config_load(struct gw_config *c, const char *path,
+		   char *err, size_t errlen)
+{
+	static const char *const top[] = { "gateway", "ports", "trust", NULL };
+	struct ctx x = { .path = path, .err = err, .errlen = errlen };
+	const config_setting_t *root, *g;
+	const char *slash;
+	config_t cf;
+	int rc;
+
+	gw_config_defaults(c);
+	if (snprintf(c->file, sizeof(c->file), "%s", path) >= (int)sizeof(c->file)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(x.dir, sizeof(x.dir), ".");
+	else if (slash == path)
+		snprintf(x.dir, sizeof(x.dir), "/");
+	else
+		snprintf(x.dir, sizeof(x.dir), "%.*s", (int)(slash - path), path);
+
+	config_init(&cf);
+	config_set_include_dir(&cf, x.dir);
+	if (!config_read_file(&cf, path)) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO) {
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+				 strerror(errno ? errno : ENOENT));
+			rc = -ENOENT;
+		} else {
+			snprintf(err, errlen, "%s:%d: %s",
+				 config_error_file(&cf) ? config_error_file(&cf) : path,
+				 config_error_line(&cf), config_error_text(&cf));
+			rc = -EINVAL;
+		}
+		goto out;
+	}
+	root = config_root_setting(&cf);
+	if ((rc = check_keys(&x, root, "the top level", top)))
+		goto out;
+	if ((rc = get_group(&x, root, "gateway", &g)) ||
+	    (g && (rc = parse_gateway(&x, g, c))))
+		goto out;
+	g = config_setting_get_member(root, "ports");
+	if (g && (rc = parse_ports(&x, g, c)))
+		goto out;
+	if ((rc = get_group(&x, root, "trust", &g)) ||
+	    (g && (rc = parse_trust(&x, g, c))))
+		goto out;
+	rc = 0;
+out:
+	config_destroy(&cf);
+	return rc;
+}
