@@ -1,9 +1,11 @@
 /* kpg_pb.h — pre-scan of protobuf wire bytes against a message descriptor.
  * It allocates nothing and classifies every bad shape under its own reason
- * before protobuf-c sees the bytes. In canonical mode it also demands the one
- * encoding a signer produces: fields in ascending order, no unknown field, no
- * singular field twice, repeated fields contiguous, strings valid UTF-8 with
- * no NUL, varints minimal. One signed byte string never reads two ways. */
+ * before protobuf-c sees the bytes. In both modes it refuses unknown fields,
+ * a singular field twice, strings that are not UTF-8 or hold a NUL, unknown
+ * enum values, bools other than 0/1 and varints too wide for their field.
+ * Canonical mode also demands the one encoding a signer produces: fields in
+ * ascending order, repeated fields contiguous, varints minimal, packed only
+ * where declared. One signed byte string never reads two ways. */
 #ifndef KPG_PB_H
 #define KPG_PB_H
 

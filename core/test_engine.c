@@ -278,11 +278,10 @@ static void test_high_s_twin_hits_same_entry(void)
 	sn = high_s_twin(s->signature.data, s->signature.len, sig);
 	CU_ASSERT_FATAL(sn > 0);
 	CU_ASSERT(sn != (int)s->signature.len || memcmp(sig, s->signature.data, (size_t)sn) != 0);
-	s->signature.data = sig;
-	s->signature.len = (size_t)sn;
+	ProtobufCBinaryData orig = s->signature;
+	s->signature = (ProtobufCBinaryData){ (size_t)sn, sig };
 	tn = (int)kpgate__signed_certificate__pack(s, twin_sc);
-	s->signature.data = NULL;        /* owned by sig[], not the unpacked message */
-	s->signature.len = 0;
+	s->signature = orig;             /* the unpacked message frees its own */
 	kpgate__signed_certificate__free_unpacked(s, NULL);
 
 	n = kpg_tk_request(1, sc, (size_t)n, now, req, sizeof(req));

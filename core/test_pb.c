@@ -700,6 +700,112 @@ static void test_packed(void)
 	CU_ASSERT_EQUAL(scan(&probe, &t, &lim), KPG_WIRE_OK);
 }
 
+/* ---- properties over many mutants of a valid certificate ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng(uint32_t bound)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state % bound);
+}
+
+/* Swaps two adjacent top-level fields: well formed, but out of order. */
+static void swap_fields(uint8_t *m, size_t n)
+{
+	struct tspan sp[40];
+	uint8_t tmp[2048];
+	size_t k = tb_split(m, n, sp, 40), i;
+
+	if (k < 2)
+		return;
+	i = rng((uint32_t)k - 1);
+	size_t off = (size_t)(sp[i].p - m);
+	memcpy(tmp, sp[i + 1].p, sp[i + 1].n);
+	memcpy(tmp + sp[i + 1].n, sp[i].p, sp[i].n);
+	memcpy(m + off, tmp, sp[i].n + sp[i + 1].n);
+}
+
+static size_t mutate(uint8_t *m, size_t n, size_t cap)
+{
+	if (rng(4) == 0) {
+		swap_fields(m, n);
+		if (rng(2))
+			return n;
+	}
+	for (unsigned k = 1 + rng(3); k > 0 && n > 1; k--) {
+		size_t at = rng((uint32_t)n);
+
+		switch (rng(4)) {
+		case 0:                               /* overwrite a byte */
+			m[at] = (uint8_t)rng(256);
+			break;
+		case 1:                               /* flip one bit */
+			m[at] ^= (uint8_t)(1u << rng(8));
+			break;
+		case 2:                               /* delete a byte */
+			memmove(m + at, m + at + 1, n - at - 1);
+			n--;
+			break;
+		default:                              /* insert a byte */
+			if (n < cap) {
+				memmove(m + at + 1, m + at, n - at);
+				m[at] = (uint8_t)rng(256);
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+/* What the canonical scan accepts, protobuf-c unpacks and packs back to
+ * the very same bytes: one signed byte string has one reading. What the
+ * loose scan accepts, protobuf-c unpacks. Neither ever crashes. */
+static void test_scan_agrees_with_protobuf_c(void)
+{
+	struct cert_fx fx;
+	uint8_t b[2048], m[2048], re[2048];
+	size_t n;
+	unsigned canonical_ok = 0, loose_ok = 0, bad_repack = 0;
+	unsigned bad_unpack = 0;
+
+	cert_fx_init(&fx);
+	fx.c.mixed_origin = 1;
+	fx.c.n_origins = 2;
+	fx.c.n_lines = 2;
+	n = cert_fx_pack(&fx, b);
+	for (unsigned i = 0; i < 50000; i++) {
+		size_t mn;
+
+		memcpy(m, b, n);
+		mn = mutate(m, n, sizeof(m));
+		if (kpg_pb_scan(CERT, m, mn, &loose) != KPG_WIRE_OK)
+			continue;
+		loose_ok++;
+		ProtobufCMessage *u = protobuf_c_message_unpack(CERT, NULL,
+								mn, m);
+		if (u == NULL) {
+			bad_unpack++;
+			continue;
+		}
+		if (kpg_pb_scan(CERT, m, mn, &canon) == KPG_WIRE_OK) {
+			canonical_ok++;
+			if (protobuf_c_message_get_packed_size(u) != mn ||
+			    protobuf_c_message_pack(u, re) != mn ||
+			    memcmp(re, m, mn) != 0)
+				bad_repack++;
+		}
+		protobuf_c_message_free_unpacked(u, NULL);
+	}
+	CU_ASSERT_EQUAL(bad_unpack, 0);
+	CU_ASSERT_EQUAL(bad_repack, 0);
+	/* the mutants reached both sides of each scan */
+	CU_ASSERT(canonical_ok > 100);
+	CU_ASSERT(loose_ok > canonical_ok);
+}
+
 /* ---- the field iterator ---- */
 
 static void test_next_reports_field(void)
@@ -763,6 +869,8 @@ int main(void)
 		{ "bad utf8 and NUL", test_bad_utf8 },
 		{ "bad enum, bool and range", test_bad_enum_and_bool },
 		{ "packed repeated", test_packed },
+		{ "scan agrees with protobuf-c",
+		  test_scan_agrees_with_protobuf_c },
 		{ "field iterator", test_next_reports_field },
 		{ "reason names", test_reason_names },
 		{ NULL, NULL },

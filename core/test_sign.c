@@ -12,32 +12,32 @@
 
 #include "kpg_cunit.h"
 #include "kpg_sign.h"
+#include "kpg_testkit.h"
 
 static const enum kpg_alg algs[] = {
 	KPG_ALG_ECDSA_P256_SHA256, KPG_ALG_ED25519, KPG_ALG_RSA_PSS_SHA256,
 };
 #define NALGS (sizeof(algs) / sizeof(algs[0]))
 
-static char tmpdir[64];
+static char *tmpdir;
 static const uint8_t msg[] = "KP certificate ZA-2024-000123, 1520.55 ct";
 
 static int setup(void)
 {
-	strcpy(tmpdir, "/tmp/kpg-test-sign-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	tmpdir = kpg_tk_tmpdir();
+	return tmpdir ? 0 : -1;
 }
 
 static int teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	kpg_tk_rmtree(tmpdir);
+	free(tmpdir);
+	return 0;
 }
 
 static void path_in_tmp(char *out, size_t cap, const char *name)
 {
-	snprintf(out, cap, "%s/%s", tmpdir, name);
+	kpg_tk_path(out, cap, tmpdir, name);
 }
 
 /* Verifies with the gateway's side, from the signer's public key only. */

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "kpg_cache.h"
 #include "kpg_cunit.h"
 #include "kpg_sign.h"
 #include "kpg_verify.h"
@@ -472,10 +473,15 @@ static void test_ecdsa_high_s_twin(void)
 	struct kpg_verifier *v;
 	uint8_t sig[KPG_SIG_MAX], twin[80], r[32], sv[32], ns[32];
 	uint8_t c1[KPG_SIG_MAX], c2[KPG_SIG_MAX];
+	uint8_t id[KPG_KEY_ID_LEN];
+	struct kpg_cache *c = kpg_cache_new(64);
+	struct kpg_cache_key ck = { .key_id = id, .msg = msg, .msg_len = sizeof(msg) };
 	size_t len, tlen;
 	int n1, n2;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	kpg_signer_key_id(s, id);
 	v = kpg_verifier_new(k, KPG_BACKEND_DEFAULT);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	for (unsigned round = 0; round < 8; round++) {
@@ -496,8 +502,17 @@ static void test_ecdsa_high_s_twin(void)
 		CU_ASSERT_EQUAL(memcmp(c1, r, 32), 0);
 		/* The canonical s is the low one. */
 		CU_ASSERT_EQUAL(memcmp(c1 + 32, memcmp(sv, ns, 32) < 0 ? sv : ns, 32), 0);
+		/* So the twin hits the cache entry of the original. */
+		ck.sig = c1;
+		ck.sig_len = 64;
+		kpg_cache_hash(&ck);
+		kpg_cache_insert(c, &ck, 1);
+		ck.sig = c2;
+		kpg_cache_hash(&ck);
+		CU_ASSERT_TRUE(kpg_cache_lookup(c, &ck, 1));
 	}
 	msg[0] = 3;
+	kpg_cache_delete(c);
 	kpg_verifier_delete(v);
 	kpg_pubkey_delete(k);
 }
@@ -514,7 +529,11 @@ static void test_ecdsa_strict_der(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
 	v = kpg_verifier_new(k, KPG_BACKEND_DEFAULT);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
-	len = sign(s, msg, sizeof(msg), sig);
+	/* An r of 32 bytes, top bit clear: a padded r would still fit. */
+	do {
+		msg[1]++;
+		len = sign(s, msg, sizeof(msg), sig);
+	} while (sig[3] != 32 || (sig[4] & 0x80));
 	der_split(sig, r, sv);
 	CU_ASSERT_EQUAL(kpg_sig_canonical(k, sig, len, out, sizeof(out)), 64);
 
@@ -555,12 +574,21 @@ static void test_ecdsa_strict_der(void)
 		static const uint8_t empty_int[] = { 0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01 };
 		static const uint8_t minimal[] = { 0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01 };
 		static const uint8_t not_seq[] = { 0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01 };
+		static const uint8_t pad_r[] = { 0x30, 0x07, 0x02, 0x02, 0x00, 0x7f, 0x02, 0x01, 0x01 };
+		static const uint8_t pad_s[] = { 0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0x01 };
+		static const uint8_t pad_ok[] = { 0x30, 0x07, 0x02, 0x02, 0x00, 0x80, 0x02, 0x01, 0x01 };
+		static const uint8_t long_int[] = { 0x30, 0x07, 0x02, 0x81, 0x01, 0x01, 0x02, 0x01, 0x01 };
 
 		CU_ASSERT_EQUAL(kpg_sig_canonical(k, neg, sizeof(neg), out, sizeof(out)), -EBADMSG);
 		CU_ASSERT_EQUAL(kpg_sig_canonical(k, zero_r, sizeof(zero_r), out, sizeof(out)), -EBADMSG);
 		CU_ASSERT_EQUAL(kpg_sig_canonical(k, zero_s, sizeof(zero_s), out, sizeof(out)), -EBADMSG);
 		CU_ASSERT_EQUAL(kpg_sig_canonical(k, empty_int, sizeof(empty_int), out, sizeof(out)), -EBADMSG);
 		CU_ASSERT_EQUAL(kpg_sig_canonical(k, not_seq, sizeof(not_seq), out, sizeof(out)), -EBADMSG);
+		CU_ASSERT_EQUAL(kpg_sig_canonical(k, pad_r, sizeof(pad_r), out, sizeof(out)), -EBADMSG);
+		CU_ASSERT_EQUAL(kpg_sig_canonical(k, pad_s, sizeof(pad_s), out, sizeof(out)), -EBADMSG);
+		CU_ASSERT_EQUAL(kpg_sig_canonical(k, long_int, sizeof(long_int), out, sizeof(out)), -EBADMSG);
+		/* A zero byte that keeps 0x80 positive is required, not padding. */
+		CU_ASSERT_EQUAL(kpg_sig_canonical(k, pad_ok, sizeof(pad_ok), out, sizeof(out)), 64);
 		/* Well formed (r = s = 1), so only the crypto would say no. */
 		CU_ASSERT_EQUAL(kpg_sig_canonical(k, minimal, sizeof(minimal), out, sizeof(out)), 64);
 		CU_ASSERT_EQUAL(verify1(v, msg, sizeof(msg), minimal, sizeof(minimal)), 0);
@@ -585,6 +613,7 @@ static void test_ecdsa_strict_der(void)
 	/* Empty and truncated. */
 	CU_ASSERT_EQUAL(kpg_sig_canonical(k, sig, 0, out, sizeof(out)), -EBADMSG);
 	CU_ASSERT_EQUAL(kpg_sig_canonical(k, sig, len - 1, out, sizeof(out)), -EBADMSG);
+	msg[1] = 10;
 	kpg_verifier_delete(v);
 	kpg_pubkey_delete(k);
 }
@@ -622,7 +651,7 @@ int main(void)
 		{ "RSA-PSS salt other than 32 refused", test_rsa_pss_salt },
 		{ "weak and mismatched keys refused", test_weak_and_foreign_keys },
 		{ "Ed25519 small-order and non-canonical keys refused", test_ed25519_bad_points },
-		{ "ECDSA high-S twin verifies and canonicalizes alike", test_ecdsa_high_s_twin },
+		{ "ECDSA high-S twin verifies, reads alike, hits the cache", test_ecdsa_high_s_twin },
 		{ "ECDSA non-strict DER refused", test_ecdsa_strict_der },
 		{ "Ed25519 and RSA canonical forms", test_canonical_other_algs },
 		{ NULL, NULL },

@@ -8,6 +8,6 @@
 extern int gw_logtype;
 #define RTE_LOGTYPE_KPGATE gw_logtype
 
-#define GW_LOG(level, ...) RTE_LOG(level, KPGATE, "kpgate: " __VA_ARGS__)
+#define GW_LOG(level, ...) RTE_LOG(level, KPGATE, __VA_ARGS__)
 
 #endif

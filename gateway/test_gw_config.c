@@ -151,7 +151,7 @@ static void test_bad_values(void)
 	expect_refused("trust: {\n list = \"t\";\n anchors = [ \"a\", \"b\", \"c\" ];\n};\n",
 		       3, "'anchors'");
 	/* a syntax error is libconfig's own, with its line */
-	expect_refused("gateway: {\n burst = 32\n udp_port = 1;\n};\n", 3,
+	expect_refused("gateway: {\n burst = 32;\n udp_port = = 1;\n};\n", 3,
 		       "syntax error");
 }
 

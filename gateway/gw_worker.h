@@ -1,0 +1,83 @@
+/* gw_worker.h — one worker lcore's run-to-completion loop and its private,
+ * cache-aligned state: the request engine, a job pool, the bounded cold
+ * queue of requests waiting for signature verification, TX buffers and
+ * counters. Per loop: RX burst, answer what is answerable at once, send
+ * those first, then verify at most verifies_per_loop cold jobs as one batch
+ * and send their answers. Nothing here allocates, locks, logs or makes a
+ * syscall per packet; counters are summed by readers (gw_telemetry). */
+#ifndef GW_WORKER_H
+#define GW_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+
+#include "gw_config.h"
+#include "gw_pkt.h"
+#include "gw_port.h"
+#include "kpg_engine.h"
+
+struct gw_worker_stats {
+	uint64_t rx, tx, tx_dropped;
+	uint64_t requests;               /* datagrams handed to the engine */
+	uint64_t answered;               /* answers to requests queued for TX */
+	uint64_t replies[GW_REPLY_ND + 1];  /* ARP, echo and ND answers by kind */
+	uint64_t drops[GW_DROP__COUNT];
+	uint64_t idle_sleeps;
+} __rte_cache_aligned;
+
+struct gw_cold {
+	struct kpg_job *job;
+	struct rte_mbuf *m;
+	struct gw_pkt_info pi;
+	uint16_t port;                   /* index into gw_ports */
+};
+
+struct gw_rxq {
+	uint16_t port;                   /* index into gw_ports */
+	uint16_t queue;
+};
+
+struct gw_worker {
+	struct kpg_engine *engine;
+	const struct gw_ports *ports;
+	unsigned index;                  /* trust slot, RCU thread id, TX queue */
+	unsigned lcore;
+	uint32_t burst, verifies_per_loop, idle_polls;
+	struct timespec idle_sleep;      /* zero: busy poll */
+	void (*control)(void);           /* main lcore only: between bursts */
+
+	unsigned n_rx;
+	struct gw_rxq rx[GW_PORTS_MAX];
+
+	struct gw_cold *cold;            /* FIFO of cold_size */
+	uint32_t cold_size, cold_head, cold_n;
+	struct kpg_job *jobs;            /* cold_size + 1: one is being staged */
+	struct kpg_job **free_jobs;
+	uint32_t n_free;
+
+	uint16_t n_tx[GW_PORTS_MAX];
+	struct rte_mbuf *tx[GW_PORTS_MAX][GW_BURST_MAX];
+
+	uint8_t scratch[KPG_DATAGRAM_MAX] __rte_cache_aligned;
+	struct gw_worker_stats stats;
+} __rte_cache_aligned;
+
+/* Builds worker `index` for `lcore`; NULL (logged) on failure. */
+struct gw_worker *gw_worker_new(unsigned index, unsigned lcore,
+				const struct gw_config *c,
+				const struct gw_ports *ps);
+void gw_worker_delete(struct gw_worker *w);
+
+/* The lcore entry point (arg: struct gw_worker *). Returns after a stop
+ * request once its cold queue is drained and sent. */
+int gw_worker_main(void *arg);
+
+/* Async-signal-safe: asks every worker to stop. */
+void gw_worker_stop_all(void);
+bool gw_worker_stopping(void);
+
+#endif
