@@ -11,54 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kpgate/plugin.h>   /* struct kpg_cert and its parts */
+
 #include "kpg_arena.h"
-
-struct kpg_str {
-	const char *p;               /* NUL-terminated; "" when absent */
-	uint32_t len;
-};
-
-struct kpg_party {
-	struct kpg_str name, address, identifier;
-};
-
-struct kpg_origin {
-	char country[3];             /* ISO 3166-1 alpha-2 */
-	struct kpg_str zone;
-};
-
-enum kpg_hs_code {
-	KPG_HS_7102_10 = 710210,
-	KPG_HS_7102_21 = 710221,
-	KPG_HS_7102_31 = 710231,
-};
-
-struct kpg_hs_line {
-	enum kpg_hs_code hs_code;
-	uint64_t carats_centi;
-	uint64_t value_usd_cents;
-};
-
-struct kpg_cert {
-	struct kpg_str number;
-	char issuing_participant[3];
-	struct kpg_str issuing_authority;
-	struct kpg_party exporter, importer;
-	char importing_participant[3];
-	bool mixed_origin;
-	uint32_t n_origins;
-	const struct kpg_origin *origins;
-	uint32_t n_lines;
-	const struct kpg_hs_line *lines;
-	uint32_t parcels;
-	uint32_t issue_date;         /* YYYYMMDD */
-	uint32_t expiry_date;        /* YYYYMMDD, inclusive */
-	uint32_t n_seals;
-	const struct kpg_str *seals;
-	struct kpg_str traceability_ref;
-	uint64_t total_carats_centi; /* sum over lines */
-	uint64_t total_value_usd_cents;
-};
 
 /* Returns 0, or -EBADMSG with *why set to a short reason for the officer
  * (e.g. "bad issuing participant code", "expiry before issue"), or -ENOMEM

@@ -129,8 +129,8 @@ static enum kpg_step answer_key_refusal(struct kpg_engine *e, const struct kpg_j
 				"key of %s (%s) is revoked", key->authority, key->participant);
 	else
 		kpg_verdict_add(&vs, "signature", KPG_REJECT, KPG_R_SIGNATURE_INVALID,
-				"signature does not verify with the key of %s (%s)",
-				key->authority, key->participant);
+				"does not verify with the %s key of %s",
+				key->participant, key->authority);
 	return answer(e, j->rq.request_id, &vs, KPG_ERR_NONE, out, cap, out_len);
 }
 

@@ -15,7 +15,6 @@
 
 #define KPG_KEY_ID_LEN       16u
 #define KPG_SIG_MAX          512u    /* RSA-4096 */
-#define KPG_DETAIL_MAX       96u     /* verdict detail, bytes incl. NUL */
 #define KPG_CHECK_NAME_MAX   24u
 #define KPG_VERDICTS_MAX     16u
 #define KPG_STR_MAX          256u    /* any string field of a request */

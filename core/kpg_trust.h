@@ -13,23 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kpgate/plugin.h>   /* key and participant statuses */
+
 #include "kpg_limits.h"
 #include "kpg_verify.h"
 
 #define KPG_ANCHORS_MAX 2            /* two during a rotation */
-
-enum kpg_key_status {
-	KPG_KEY_ACTIVE = 1,
-	KPG_KEY_RETIRED = 2,
-	KPG_KEY_REVOKED = 3,
-};
-
-enum kpg_participant_status {
-	KPG_PARTICIPANT_NONE = 0,        /* not a KP participant */
-	KPG_PARTICIPANT_MEMBER = 1,
-	KPG_PARTICIPANT_SUSPENDED = 2,
-	KPG_PARTICIPANT_RESTRICTED = 3,
-};
 
 struct kpg_trust_key {
 	uint8_t key_id[KPG_KEY_ID_LEN];

@@ -6,14 +6,10 @@
 
 #include <stdint.h>
 
+#include <kpgate/plugin.h>   /* enum kpg_decision, KPG_DETAIL_MAX */
+
 #include "kpg_limits.h"
 
-enum kpg_decision {
-	KPG_DECISION_NONE = 0,           /* an error answer carries no decision */
-	KPG_ACCEPT = 1,
-	KPG_REFER = 2,
-	KPG_REJECT = 3,
-};
 #define KPG_DECISION__COUNT 4
 
 /* Reason codes of the gateway's own checks; plugins use 1000 and above. */

@@ -318,8 +318,9 @@ int gw_worker_main(void *arg)
 		}
 		/* Idle: yield the core after idle_polls empty polls, so
 		 * processes sharing cores (tests, small boxes) do not starve. */
-		if (++empty >= w->idle_polls && w->idle_sleep.tv_nsec |
-		    w->idle_sleep.tv_sec) {
+		if (empty < w->idle_polls)
+			empty++;
+		else if (w->idle_sleep.tv_sec != 0 || w->idle_sleep.tv_nsec != 0) {
 			w->stats.idle_sleeps++;
 			nanosleep(&w->idle_sleep, NULL);
 		}

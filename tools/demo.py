@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the gateway running until Ctrl-C")
     a = ap.parse_args()
+    a.build, a.dir = os.path.abspath(a.build), os.path.abspath(a.dir)
 
     subprocess.run(["rm", "-rf", a.dir], check=True)
     subprocess.run([os.path.join(top, "tools", "make-demo-pki.sh"),
@@ -60,6 +61,8 @@ def main():
         stats = gw.telemetry("/kpgate/stats")
         print("gateway counters (/kpgate/stats over DPDK telemetry):")
         for k, v in stats.items():
+            if isinstance(v, dict):
+                v = ", ".join(f"{n} {c}" for n, c in v.items() if c)
             if v:
                 print(f"  {k:24} {v}")
         if a.keep:

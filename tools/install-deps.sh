@@ -9,7 +9,7 @@ pkgs=(
   libssl-dev libsodium-dev
   libprotobuf-c-dev protobuf-c-compiler
   libcunit1-dev libconfig-dev libjansson-dev
-  iproute2 python3 procps
+  iproute2 iputils-ping python3 procps
 )
 
 missing=()
