@@ -27,7 +27,8 @@ struct kpg_engine_conf {
 	uint32_t arena_bytes;            /* certificate decoding arena */
 };
 
-/* Counters of one engine; the gateway sums them over lcores when read. */
+/* Counters of one engine; the gateway sums them over lcores when read,
+ * word by word: every member is a uint64_t. */
 struct kpg_engine_stats {
 	uint64_t requests;
 	uint64_t refused[KPG_REQ__COUNT];    /* by kpg_request_reason / wire reason */
@@ -63,7 +64,9 @@ struct kpg_engine *kpg_engine_new(const struct kpg_engine_conf *conf);
 void kpg_engine_delete(struct kpg_engine *e);
 
 /* Once per burst: the trust snapshot in force (NULL if none) and the
- * gateway's UTC clock, read once. */
+ * gateway's UTC clock, read once. It never touches the snapshot of the
+ * previous call, which RCU may already have reclaimed: a worker reports
+ * quiescence between bursts while the engine still holds that pointer. */
 void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t, int64_t now);
 
 /* out must not overlap the datagram; cap is the most the reply may take
