@@ -5,6 +5,7 @@
 #include "kpg_cert.h"
 #include "kpg_date.h"
 #include "kpg_engine.h"
+#include "kpg_plugin_host.h"
 #include "kpg_response.h"
 
 #define VERIFY_CHUNK 32u
@@ -15,10 +16,16 @@ struct kpg_engine {
 	struct kpg_cache *cache;
 	struct kpg_arena arena;
 	const struct kpg_trust *trust;       /* of the last begin() */
+	const struct kpg_chain *chain;       /* of the last begin(); may be NULL */
 	uint64_t trust_version;
 	enum kpg_error trust_err;            /* NONE, UNAVAILABLE or STALE */
 	int64_t now;
 	uint32_t today;                      /* YYYYMMDD of now */
+	/* What plugins see of the request being judged. */
+	struct kpg_measurement measurement;
+	struct kpg_key_view key_view;
+	char station[KPG_STATION_ID_MAX + 1];
+	char seal[KPG_STR_MAX + 1];
 };
 
 struct kpg_engine *kpg_engine_new(const struct kpg_engine_conf *conf)
@@ -54,9 +61,11 @@ const struct kpg_engine_stats *kpg_engine_stats(const struct kpg_engine *e)
 	return &e->st;
 }
 
-void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t, int64_t now)
+void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t,
+		      const struct kpg_chain *chain, int64_t now)
 {
 	e->trust = t;
+	e->chain = chain;
 	e->now = now;
 	e->today = kpg_date_from_unix(now);
 	if (t == NULL) {
@@ -162,29 +171,66 @@ static void check_key_use(struct kpg_verdicts *vs, const struct kpg_trust_key *k
 			key->authority, key->participant, kpg_alg_name(key->alg));
 }
 
-static void check_validity(struct kpg_verdicts *vs, const struct kpg_cert *c,
-			   uint32_t today)
+/* What plugins see of this request: views into the datagram, the decoded
+ * certificate and the key's trust-list entry; strings NUL-terminated. */
+static void scan_view(struct kpg_engine *e, const struct kpg_job *j,
+		      const struct kpg_trust_key *key, const struct kpg_cert *c,
+		      struct kpg_scan_view *sv)
 {
-	unsigned y = c->expiry_date / 10000, m = c->expiry_date / 100 % 100,
-		 d = c->expiry_date % 100;
+	const struct kpg_request *rq = &j->rq;
+	uint32_t n;
 
-	if (today < c->issue_date)
-		kpg_verdict_add(vs, "validity", KPG_REJECT, KPG_R_CERT_NOT_YET_VALID,
-				"issued %u, a date still to come", c->issue_date);
-	else if (today > c->expiry_date)
-		kpg_verdict_add(vs, "validity", KPG_REJECT, KPG_R_CERT_EXPIRED,
-				"expired %04u-%02u-%02u", y, m, d);
-	else
-		kpg_verdict_add(vs, "validity", KPG_ACCEPT, KPG_R_OK,
-				"valid until %04u-%02u-%02u", y, m, d);
+	n = rq->station_id.len < KPG_STATION_ID_MAX ? rq->station_id.len : KPG_STATION_ID_MAX;
+	memcpy(e->station, rq->station_id.p, n);
+	e->station[n] = '\0';
+	n = rq->seal_number.len < KPG_STR_MAX ? rq->seal_number.len : KPG_STR_MAX;
+	if (n)
+		memcpy(e->seal, rq->seal_number.p, n);
+	e->seal[n] = '\0';
+	e->measurement = (struct kpg_measurement){
+		.has_parcel_count = rq->has_parcel_count,
+		.has_gross_mass = rq->has_gross_mass,
+		.has_seal = rq->has_seal,
+		.parcel_count = rq->parcel_count,
+		.gross_mass_mg = rq->gross_mass_mg,
+		.seal_number = { e->seal, n },
+	};
+	e->key_view = (struct kpg_key_view){
+		.key_id = key->key_id,
+		.authority = key->authority,
+		.alg = key->alg,
+		.status = key->status,
+		.not_before = key->not_before,
+		.not_after = key->not_after,
+		.status_since = key->status_since,
+	};
+	memcpy(e->key_view.participant, key->participant, sizeof(e->key_view.participant));
+	*sv = (struct kpg_scan_view){
+		.request_id = rq->request_id,
+		.station_id = { e->station, (uint32_t)strlen(e->station) },
+		.scan_time = rq->scan_time,
+		.now = e->now,
+		.today = e->today,
+		.worker = e->conf.slot,
+		.cert = c,
+		.measurement = &e->measurement,
+		.key = &e->key_view,
+		.trust_version = e->trust_version,
+		.issuer_status = kpg_trust_participant(e->trust, c->issuing_participant),
+		.importer_status = kpg_trust_participant(e->trust, c->importing_participant),
+		.cert_bytes = rq->cert.p,
+		.cert_len = rq->cert.len,
+	};
 }
 
-/* The signature is good (verified now or cached): decode and judge. */
+/* The signature is good (verified now or cached): decode, then the key's
+ * own checks and the checkpoint's policy chain. */
 static enum kpg_step judge(struct kpg_engine *e, const struct kpg_job *j,
 			   const struct kpg_trust_key *key, uint8_t *out,
 			   uint32_t cap, uint32_t *out_len)
 {
 	struct kpg_verdicts vs = { 0 };
+	struct kpg_scan_view sv;
 	struct kpg_cert c;
 	const char *why = "unreadable";
 	enum kpg_step step;
@@ -194,7 +240,12 @@ static enum kpg_step judge(struct kpg_engine *e, const struct kpg_job *j,
 				"signed but invalid: %s", why);
 	} else {
 		check_key_use(&vs, key, &c);
-		check_validity(&vs, &c, e->today);
+		if (e->chain) {
+			scan_view(e, j, key, &c, &sv);
+			kpg_chain_evaluate(e->chain, &sv, &vs);
+			/* State changes (consumption) follow only the final verdict. */
+			kpg_chain_commit(e->chain, &sv, kpg_decision_aggregate(&vs));
+		}
 	}
 	step = answer(e, j->rq.request_id, &vs, KPG_ERR_NONE, out, cap, out_len);
 	kpg_arena_reset(&e->arena);

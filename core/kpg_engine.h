@@ -63,11 +63,15 @@ struct kpg_engine;
 struct kpg_engine *kpg_engine_new(const struct kpg_engine_conf *conf);
 void kpg_engine_delete(struct kpg_engine *e);
 
-/* Once per burst: the trust snapshot in force (NULL if none) and the
+struct kpg_chain;
+
+/* Once per burst: the trust snapshot in force (NULL if none), the policy
+ * chain in force (NULL: the key checks alone judge) and the
  * gateway's UTC clock, read once. It never touches the snapshot of the
  * previous call, which RCU may already have reclaimed: a worker reports
  * quiescence between bursts while the engine still holds that pointer. */
-void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t, int64_t now);
+void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t,
+		      const struct kpg_chain *chain, int64_t now);
 
 /* out must not overlap the datagram; cap is the most the reply may take
  * (the request's length, so replies never amplify). */

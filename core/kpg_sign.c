@@ -16,6 +16,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "kpg_err.h"
 #include "kpg_sign.h"
 
 #define KPG_RSA_BITS_MIN 2048u
@@ -26,20 +27,6 @@ struct kpg_signer {
 	enum kpg_alg alg;
 	EVP_PKEY *pkey;
 };
-
-static void kpg_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void kpg_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The algorithm a private key signs with, or NONE with the reason why not:
  * only the key shapes the gateway accepts are worth signing with. */
@@ -130,18 +117,18 @@ struct kpg_signer *kpg_signer_load(const char *path, char *err, size_t errlen)
 	enum kpg_alg alg;
 
 	if (f == NULL) {
-		kpg_err(err, errlen, "%s: %s", path, strerror(errno));
+		kpg_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	pkey = PEM_read_PrivateKey(f, NULL, kpg_no_passphrase, NULL);
 	fclose(f);
 	if (pkey == NULL) {
-		kpg_err(err, errlen, "%s: not an unencrypted PEM private key", path);
+		kpg_errf(err, errlen, "%s: not an unencrypted PEM private key", path);
 		return NULL;
 	}
 	alg = kpg_signer_alg_of(pkey, &why);
 	if (alg == KPG_ALG_NONE) {
-		kpg_err(err, errlen, "%s: %s", path, why);
+		kpg_errf(err, errlen, "%s: %s", path, why);
 		EVP_PKEY_free(pkey);
 		return NULL;
 	}

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "kpg_err.h"
 #include "kpgate.pb-c.h"
 #include "kpg_cert.h"
 #include "kpg_pb.h"
@@ -75,20 +76,6 @@ const char *kpg_trust_refusal_name(enum kpg_trust_refusal r)
 	return refusal_names[r];
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void key_id_hex(const uint8_t *id, size_t len, char *out, size_t cap)
 {
 	sodium_bin2hex(out, cap, id, len < KPG_KEY_ID_LEN ? len : KPG_KEY_ID_LEN);
@@ -102,14 +89,14 @@ int kpg_anchors_add_spki(struct kpg_anchors *a, const uint8_t *spki,
 
 	if (len != ED25519_SPKI_LEN ||
 	    memcmp(spki, ed25519_spki_prefix, sizeof(ed25519_spki_prefix)) != 0) {
-		seterr(err, errlen, "trust anchor is not an Ed25519 public key");
+		kpg_errf(err, errlen, "trust anchor is not an Ed25519 public key");
 		return -EINVAL;
 	}
 	/* The same weak-key rules as authority keys: an anchor of small order
 	 * would let anyone sign lists. */
 	struct kpg_pubkey *k = kpg_pubkey_new(KPG_ALG_ED25519, spki, len, &why);
 	if (k == NULL) {
-		seterr(err, errlen, "trust anchor refused: %s",
+		kpg_errf(err, errlen, "trust anchor refused: %s",
 		       why ? why : "invalid Ed25519 key");
 		return -EINVAL;
 	}
@@ -117,12 +104,12 @@ int kpg_anchors_add_spki(struct kpg_anchors *a, const uint8_t *spki,
 	kpg_key_id(spki, len, id);
 	for (unsigned i = 0; i < a->n; i++) {
 		if (memcmp(a->key_id[i], id, KPG_KEY_ID_LEN) == 0) {
-			seterr(err, errlen, "trust anchor given twice");
+			kpg_errf(err, errlen, "trust anchor given twice");
 			return -EEXIST;
 		}
 	}
 	if (a->n >= KPG_ANCHORS_MAX) {
-		seterr(err, errlen, "more than %u trust anchors", KPG_ANCHORS_MAX);
+		kpg_errf(err, errlen, "more than %u trust anchors", KPG_ANCHORS_MAX);
 		return -ENOSPC;
 	}
 	memcpy(a->key_id[a->n], id, KPG_KEY_ID_LEN);
@@ -138,14 +125,14 @@ int kpg_anchors_add_file(struct kpg_anchors *a, const char *path,
 	int n = kpg_spki_read_pem(path, der, sizeof(der));
 
 	if (n < 0) {
-		seterr(err, errlen, "%s: cannot read a PEM public key: %s", path,
+		kpg_errf(err, errlen, "%s: cannot read a PEM public key: %s", path,
 		       strerror(-n));
 		return n;
 	}
 	char why[160];
 	int rc = kpg_anchors_add_spki(a, der, (size_t)n, why, sizeof(why));
 	if (rc < 0)
-		seterr(err, errlen, "%s: %s", path, why);
+		kpg_errf(err, errlen, "%s: %s", path, why);
 	return rc;
 }
 
@@ -259,48 +246,48 @@ static enum kpg_trust_refusal add_key(struct kpg_trust *t,
 
 	key_id_hex(tk->key_id.data, tk->key_id.len, hex, sizeof(hex));
 	if (tk->key_id.len != KPG_KEY_ID_LEN) {
-		seterr(err, errlen, "trust list key %s: key id is %zu bytes, not %u",
+		kpg_errf(err, errlen, "trust list key %s: key id is %zu bytes, not %u",
 		       hex, tk->key_id.len, KPG_KEY_ID_LEN);
 		return KPG_TRUST_BAD_KEY;
 	}
 	kpg_key_id(tk->public_key.data, tk->public_key.len, id);
 	if (memcmp(id, tk->key_id.data, KPG_KEY_ID_LEN) != 0) {
-		seterr(err, errlen, "trust list key %s: key id does not match its public key",
+		kpg_errf(err, errlen, "trust list key %s: key id does not match its public key",
 		       hex);
 		return KPG_TRUST_BAD_KEY;
 	}
 	if (tk->algorithm < KPGATE__KEY_ALGORITHM__ECDSA_P256_SHA256 ||
 	    tk->algorithm > KPGATE__KEY_ALGORITHM__RSA_PSS_SHA256) {
-		seterr(err, errlen, "trust list key %s: unknown algorithm %d",
+		kpg_errf(err, errlen, "trust list key %s: unknown algorithm %d",
 		       hex, (int)tk->algorithm);
 		return KPG_TRUST_BAD_KEY;
 	}
 	if (tk->status < KPGATE__KEY_STATUS__KEY_ACTIVE ||
 	    tk->status > KPGATE__KEY_STATUS__KEY_REVOKED) {
-		seterr(err, errlen, "trust list key %s: unknown status %d",
+		kpg_errf(err, errlen, "trust list key %s: unknown status %d",
 		       hex, (int)tk->status);
 		return KPG_TRUST_BAD_KEY;
 	}
 	if (tk->participant == NULL ||
 	    !kpg_participant_code_valid(tk->participant, strlen(tk->participant))) {
-		seterr(err, errlen, "trust list key %s: participant \"%s\" is not two upper-case letters",
+		kpg_errf(err, errlen, "trust list key %s: participant \"%s\" is not two upper-case letters",
 		       hex, tk->participant ? tk->participant : "");
 		return KPG_TRUST_BAD_KEY;
 	}
 	if (tk->not_after < tk->not_before) {
-		seterr(err, errlen, "trust list key %s: validity ends before it begins",
+		kpg_errf(err, errlen, "trust list key %s: validity ends before it begins",
 		       hex);
 		return KPG_TRUST_BAD_KEY;
 	}
 	if (kpg_trust_find(t, id) != NULL) {
-		seterr(err, errlen, "trust list key %s appears twice", hex);
+		kpg_errf(err, errlen, "trust list key %s appears twice", hex);
 		return KPG_TRUST_BAD_KEY;
 	}
 
 	enum kpg_alg alg = (enum kpg_alg)tk->algorithm;
 	k->pub = kpg_pubkey_new(alg, tk->public_key.data, tk->public_key.len, &why);
 	if (k->pub == NULL) {
-		seterr(err, errlen, "trust list key %s (%s) refused: %s", hex,
+		kpg_errf(err, errlen, "trust list key %s (%s) refused: %s", hex,
 		       kpg_alg_name(alg), why ? why : "invalid public key");
 		return KPG_TRUST_BAD_KEY;
 	}
@@ -324,7 +311,7 @@ static enum kpg_trust_refusal add_key(struct kpg_trust *t,
 		for (unsigned s = 0; s < t->slots; s++) {
 			k->verifiers[s] = kpg_verifier_new(k->pub, o->backend);
 			if (k->verifiers[s] == NULL) {
-				seterr(err, errlen, "trust list key %s: cannot prepare a %s verifier",
+				kpg_errf(err, errlen, "trust list key %s: cannot prepare a %s verifier",
 				       hex, kpg_alg_name(alg));
 				return KPG_TRUST_BAD_KEY;
 			}
@@ -333,7 +320,7 @@ static enum kpg_trust_refusal add_key(struct kpg_trust *t,
 	index_insert(t, (int32_t)(t->n_keys - 1));
 	return KPG_TRUST_OK;
 nomem:
-	seterr(err, errlen, "out of memory loading the trust list");
+	kpg_errf(err, errlen, "out of memory loading the trust list");
 	return KPG_TRUST_IO;
 }
 
@@ -349,18 +336,18 @@ static enum kpg_trust_refusal add_participants(struct kpg_trust *t,
 		if (strlen(code) == 2)
 			ix = participant_index(code);
 		if (ix < 0) {
-			seterr(err, errlen, "trust list participant \"%s\" is not two upper-case letters",
+			kpg_errf(err, errlen, "trust list participant \"%s\" is not two upper-case letters",
 			       code);
 			return KPG_TRUST_MALFORMED;
 		}
 		if (p->status < KPGATE__PARTICIPANT_STATUS__MEMBER ||
 		    p->status > KPGATE__PARTICIPANT_STATUS__RESTRICTED) {
-			seterr(err, errlen, "trust list participant %s has unknown status %d",
+			kpg_errf(err, errlen, "trust list participant %s has unknown status %d",
 			       code, (int)p->status);
 			return KPG_TRUST_MALFORMED;
 		}
 		if (t->participants[ix] != KPG_PARTICIPANT_NONE) {
-			seterr(err, errlen, "trust list participant %s appears twice", code);
+			kpg_errf(err, errlen, "trust list participant %s appears twice", code);
 			return KPG_TRUST_MALFORMED;
 		}
 		t->participants[ix] = (uint8_t)p->status;
@@ -383,19 +370,19 @@ static enum kpg_trust_refusal check_version(const struct version_rule *vr,
 {
 	if (!vr->persisted) {
 		if (v < vr->min) {
-			seterr(err, errlen, "trust list version %" PRIu64 " is below the lowest acceptable version %" PRIu64,
+			kpg_errf(err, errlen, "trust list version %" PRIu64 " is below the lowest acceptable version %" PRIu64,
 			       v, vr->min);
 			return KPG_TRUST_NOT_NEWER;
 		}
 		return KPG_TRUST_OK;
 	}
 	if (v < vr->state_version) {
-		seterr(err, errlen, "trust list version %" PRIu64 " is below the highest accepted version %" PRIu64 " (rollback refused)",
+		kpg_errf(err, errlen, "trust list version %" PRIu64 " is below the highest accepted version %" PRIu64 " (rollback refused)",
 		       v, vr->state_version);
 		return KPG_TRUST_ROLLBACK;
 	}
 	if (vr->in_force > 0 && v <= vr->in_force) {
-		seterr(err, errlen, "trust list version %" PRIu64 " is not newer than version %" PRIu64 " in force",
+		kpg_errf(err, errlen, "trust list version %" PRIu64 " is not newer than version %" PRIu64 " in force",
 		       v, vr->in_force);
 		return KPG_TRUST_NOT_NEWER;
 	}
@@ -405,7 +392,7 @@ static enum kpg_trust_refusal check_version(const struct version_rule *vr,
 		 * list with one number. */
 		if (vr->in_force > 0 ||
 		    sodium_memcmp(hash, vr->state_hash, 32) != 0) {
-			seterr(err, errlen, "trust list version %" PRIu64 " was already accepted with a different body (version reuse refused)",
+			kpg_errf(err, errlen, "trust list version %" PRIu64 " was already accepted with a different body (version reuse refused)",
 			       v);
 			return KPG_TRUST_NOT_NEWER;
 		}
@@ -428,24 +415,24 @@ static enum kpg_trust_refusal parse(const struct kpg_trust_opts *o,
 
 	*out = NULL;
 	if (sodium_init() < 0) {
-		seterr(err, errlen, "libsodium failed to initialise");
+		kpg_errf(err, errlen, "libsodium failed to initialise");
 		return KPG_TRUST_IO;
 	}
 	w = kpg_pb_scan(&kpgate__signed_trust_list__descriptor, buf, len,
 			&envelope_limits);
 	if (w != KPG_WIRE_OK) {
-		seterr(err, errlen, "trust list envelope is malformed (%s)",
+		kpg_errf(err, errlen, "trust list envelope is malformed (%s)",
 		       kpg_wire_reason_name(w));
 		return KPG_TRUST_MALFORMED;
 	}
 	env = kpgate__signed_trust_list__unpack(NULL, len, buf);
 	if (env == NULL) {
-		seterr(err, errlen, "trust list envelope does not decode");
+		kpg_errf(err, errlen, "trust list envelope does not decode");
 		return KPG_TRUST_MALFORMED;
 	}
 	if (env->anchor_key_id.len != KPG_KEY_ID_LEN ||
 	    env->signature.len != ED25519_SIG_LEN) {
-		seterr(err, errlen, "trust list envelope has a %zu-byte anchor key id and a %zu-byte signature (want %u and %u)",
+		kpg_errf(err, errlen, "trust list envelope has a %zu-byte anchor key id and a %zu-byte signature (want %u and %u)",
 		       env->anchor_key_id.len, env->signature.len,
 		       KPG_KEY_ID_LEN, ED25519_SIG_LEN);
 		r = KPG_TRUST_MALFORMED;
@@ -458,7 +445,7 @@ static enum kpg_trust_refusal parse(const struct kpg_trust_opts *o,
 	if (anchor < 0) {
 		key_id_hex(env->anchor_key_id.data, env->anchor_key_id.len, hex,
 			   sizeof(hex));
-		seterr(err, errlen, "trust list is signed by anchor %s, which is not a configured trust anchor",
+		kpg_errf(err, errlen, "trust list is signed by anchor %s, which is not a configured trust anchor",
 		       hex);
 		r = KPG_TRUST_UNKNOWN_ANCHOR;
 		goto out;
@@ -469,7 +456,7 @@ static enum kpg_trust_refusal parse(const struct kpg_trust_opts *o,
 					env->body.len,
 					o->anchors->pk[anchor]) != 0) {
 		key_id_hex(env->anchor_key_id.data, KPG_KEY_ID_LEN, hex, sizeof(hex));
-		seterr(err, errlen, "trust list signature does not verify with anchor %s",
+		kpg_errf(err, errlen, "trust list signature does not verify with anchor %s",
 		       hex);
 		r = KPG_TRUST_BAD_SIGNATURE;
 		goto out;
@@ -477,21 +464,21 @@ static enum kpg_trust_refusal parse(const struct kpg_trust_opts *o,
 	w = kpg_pb_scan(&kpgate__trust_list_body__descriptor, env->body.data,
 			env->body.len, &body_limits);
 	if (w != KPG_WIRE_OK) {
-		seterr(err, errlen, "trust list body is not canonical (%s)",
+		kpg_errf(err, errlen, "trust list body is not canonical (%s)",
 		       kpg_wire_reason_name(w));
 		r = KPG_TRUST_MALFORMED;
 		goto out;
 	}
 	body = kpgate__trust_list_body__unpack(NULL, env->body.len, env->body.data);
 	if (body == NULL) {
-		seterr(err, errlen, "trust list body does not decode");
+		kpg_errf(err, errlen, "trust list body does not decode");
 		r = KPG_TRUST_MALFORMED;
 		goto out;
 	}
 
 	if (body->version == 0) {
 		/* 0 means "no list in force" to every caller. */
-		seterr(err, errlen, "trust list version 0 is reserved");
+		kpg_errf(err, errlen, "trust list version 0 is reserved");
 		r = KPG_TRUST_MALFORMED;
 		goto out;
 	}
@@ -504,7 +491,7 @@ static enum kpg_trust_refusal parse(const struct kpg_trust_opts *o,
 	if (__builtin_add_overflow(body->next_update, o->grace_s, &deadline))
 		deadline = INT64_MAX;
 	if (o->now > deadline) {
-		seterr(err, errlen, "trust list version %" PRIu64 " is stale: its next update was due at %" PRId64 ", more than the %" PRId64 " s grace before now (%" PRId64 ")",
+		kpg_errf(err, errlen, "trust list version %" PRIu64 " is stale: its next update was due at %" PRId64 ", more than the %" PRId64 " s grace before now (%" PRId64 ")",
 		       body->version, body->next_update, o->grace_s, o->now);
 		r = KPG_TRUST_STALE;
 		goto out;
@@ -541,7 +528,7 @@ static enum kpg_trust_refusal parse(const struct kpg_trust_opts *o,
 	r = KPG_TRUST_OK;
 	goto out;
 nomem:
-	seterr(err, errlen, "out of memory loading the trust list");
+	kpg_errf(err, errlen, "out of memory loading the trust list");
 	r = KPG_TRUST_IO;
 out:
 	kpg_trust_delete(t);
@@ -575,7 +562,7 @@ enum kpg_trust_refusal kpg_trust_load(const struct kpg_trust_opts *o,
 	*out = NULL;
 	rc = kpg_file_read(o->list_path, TRUST_FILE_MAX, &buf, &len);
 	if (rc < 0) {
-		seterr(err, errlen, "cannot read trust list %s: %s", o->list_path,
+		kpg_errf(err, errlen, "cannot read trust list %s: %s", o->list_path,
 		       strerror(-rc));
 		return KPG_TRUST_IO;
 	}
@@ -583,7 +570,7 @@ enum kpg_trust_refusal kpg_trust_load(const struct kpg_trust_opts *o,
 		rc = kpg_trust_state_read(o->state_path, &vr.state_version,
 					  vr.state_hash);
 		if (rc < 0) {
-			seterr(err, errlen, "cannot read trust state %s: %s",
+			kpg_errf(err, errlen, "cannot read trust state %s: %s",
 			       o->state_path, strerror(-rc));
 			free(buf);
 			return KPG_TRUST_STATE;
@@ -599,7 +586,7 @@ enum kpg_trust_refusal kpg_trust_load(const struct kpg_trust_opts *o,
 	rc = kpg_trust_state_write(o->state_path, (*out)->version,
 				   (*out)->body_hash);
 	if (rc < 0) {
-		seterr(err, errlen, "cannot persist trust list version %" PRIu64 " to %s: %s",
+		kpg_errf(err, errlen, "cannot persist trust list version %" PRIu64 " to %s: %s",
 		       (*out)->version, o->state_path, strerror(-rc));
 		kpg_trust_delete(*out);
 		*out = NULL;

@@ -9,21 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kpg_err.h"
 #include "kpg_trust_build.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* --- descriptions ------------------------------------------------------- */
 
@@ -205,7 +192,7 @@ int kpg_tlist_read(const uint8_t *buf, size_t len, struct kpg_tlist_desc *d,
 	memset(d, 0, sizeof(*d));
 	st = kpgate__signed_trust_list__unpack(NULL, len, buf);
 	if (st == NULL) {
-		seterr(err, errlen, "not a signed trust list");
+		kpg_errf(err, errlen, "not a signed trust list");
 		return -EBADMSG;
 	}
 	if (anchor_key_id != NULL) {
@@ -216,7 +203,7 @@ int kpg_tlist_read(const uint8_t *buf, size_t len, struct kpg_tlist_desc *d,
 	}
 	b = kpgate__trust_list_body__unpack(NULL, st->body.len, st->body.data);
 	if (b == NULL) {
-		seterr(err, errlen, "trust list body does not decode");
+		kpg_errf(err, errlen, "trust list body does not decode");
 		goto out;
 	}
 	d->version = b->version;
@@ -228,7 +215,7 @@ int kpg_tlist_read(const uint8_t *buf, size_t len, struct kpg_tlist_desc *d,
 
 		if (t->public_key.len > KPG_SPKI_MAX ||
 		    t->key_id.len != KPG_KEY_ID_LEN) {
-			seterr(err, errlen, "trust list key %zu is malformed", i);
+			kpg_errf(err, errlen, "trust list key %zu is malformed", i);
 			goto out;
 		}
 		memcpy(k.spki, t->public_key.data, t->public_key.len);
@@ -250,7 +237,7 @@ int kpg_tlist_read(const uint8_t *buf, size_t len, struct kpg_tlist_desc *d,
 		const Kpgate__ParticipantEntry *p = b->participants[i];
 
 		if (p->code == NULL || strlen(p->code) != 2) {
-			seterr(err, errlen, "trust list participant %zu is malformed", i);
+			kpg_errf(err, errlen, "trust list participant %zu is malformed", i);
 			goto out;
 		}
 		if (kpg_tlist_add_participant(d, p->code,
@@ -260,7 +247,7 @@ int kpg_tlist_read(const uint8_t *buf, size_t len, struct kpg_tlist_desc *d,
 	rc = 0;
 	goto out;
 nomem:
-	seterr(err, errlen, "out of memory");
+	kpg_errf(err, errlen, "out of memory");
 	rc = -ENOMEM;
 out:
 	if (rc < 0)
@@ -279,7 +266,7 @@ int kpg_tlist_anchor_of(const struct kpg_signer *anchor, struct kpg_anchors *a,
 
 	memset(a, 0, sizeof(*a));
 	if (n < 0) {
-		seterr(err, errlen, "cannot encode the anchor public key");
+		kpg_errf(err, errlen, "cannot encode the anchor public key");
 		return n;
 	}
 	return kpg_anchors_add_spki(a, spki, (size_t)n, err, errlen);
@@ -305,7 +292,7 @@ int kpg_signed_cert_issue(const struct kpg_signer *s,
 	kpgate__certificate__pack(c, cert);
 	rc = kpg_signer_sign(s, cert, len, sig, &sig_len);
 	if (rc < 0) {
-		seterr(err, errlen, "signing the certificate failed: %s",
+		kpg_errf(err, errlen, "signing the certificate failed: %s",
 		       strerror(-rc));
 		goto out;
 	}
@@ -318,7 +305,7 @@ int kpg_signed_cert_issue(const struct kpg_signer *s,
 	sc.key_id.len = KPG_KEY_ID_LEN;
 	*out_len = kpgate__signed_certificate__get_packed_size(&sc);
 	if (*out_len > KPG_SIGNED_CERT_MAX) {
-		seterr(err, errlen, "signed certificate is %zu bytes, %zu more than the %u a %u-byte request datagram can carry",
+		kpg_errf(err, errlen, "signed certificate is %zu bytes, %zu more than the %u a %u-byte request datagram can carry",
 		       *out_len, *out_len - KPG_SIGNED_CERT_MAX,
 		       KPG_SIGNED_CERT_MAX, KPG_DATAGRAM_MAX);
 		rc = -EMSGSIZE;

@@ -62,6 +62,11 @@ void kpg_verdict_add(struct kpg_verdicts *vs, const char *check,
 		     enum kpg_decision d, uint32_t reason, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* The same with a plain string, no formatting: the per-request path of
+ * plugin verdicts. */
+void kpg_verdict_put(struct kpg_verdicts *vs, const char *check,
+		     enum kpg_decision d, uint32_t reason, const char *detail);
+
 enum kpg_decision kpg_decision_aggregate(const struct kpg_verdicts *vs);
 
 const char *kpg_decision_name(enum kpg_decision d);   /* "accept", ... */

@@ -63,7 +63,8 @@ static void test_names(void)
 {
 	CU_ASSERT_STRING_EQUAL(kpg_decision_name(KPG_REFER), "refer");
 	CU_ASSERT_STRING_EQUAL(kpg_reason_name(KPG_R_KEY_REVOKED), "key_revoked");
-	CU_ASSERT_STRING_EQUAL(kpg_reason_name(1234), "plugin");
+	CU_ASSERT_STRING_EQUAL(kpg_reason_name(12345), "plugin");
+	CU_ASSERT_STRING_EQUAL(kpg_reason_name(1102), "certificate_expired");
 	CU_ASSERT_STRING_EQUAL(kpg_error_name(KPG_ERR_CLOCK_SKEW), "clock_skew");
 	for (unsigned r = 0; r < KPG_R__COUNT; r++)
 		CU_ASSERT_PTR_NOT_NULL(kpg_reason_name(r));

@@ -119,14 +119,33 @@ static int path_of(struct ctx *x, const config_setting_t *s, const char *name,
 	return 0;
 }
 
+/* A short string setting copied into out (absent: out unchanged). */
+static int get_text(struct ctx *x, const config_setting_t *g, const char *name,
+		    char *out, size_t cap)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	const char *v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s, "'%s' must be a string", name);
+	v = config_setting_get_string(s);
+	if (strlen(v) >= cap)
+		return fail(x, s, "'%s' is longer than %zu bytes", name, cap - 1);
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
 static int parse_gateway(struct ctx *x, const config_setting_t *g,
 			 struct gw_config *c)
 {
 	static const char *const keys[] = { "udp_port", "burst", "cold_queue",
 		"verifies_per_loop", "clock_skew", "cache_entries", "mbufs",
-		"idle", NULL };
+		"idle", "checkpoint", "jurisdiction", "plugin_dir", "state_dir",
+		NULL };
 	static const char *const idle_keys[] = { "polls", "sleep_us", NULL };
-	const config_setting_t *idle;
+	const config_setting_t *idle, *s;
 	uint32_t port = c->udp_port;
 	int rc;
 
@@ -139,7 +158,20 @@ static int parse_gateway(struct ctx *x, const config_setting_t *g,
 	    (rc = get_int(x, g, "clock_skew", 0, 7 * 86400, &c->clock_skew_s)) ||
 	    (rc = get_u32(x, g, "cache_entries", 8, 1 << 24, &c->cache_entries)) ||
 	    (rc = get_u32(x, g, "mbufs", 1023, 1 << 24, &c->mbufs)) ||
-	    (rc = get_group(x, g, "idle", &idle)))
+	    (rc = get_group(x, g, "idle", &idle)) ||
+	    (rc = get_text(x, g, "checkpoint", c->checkpoint, sizeof(c->checkpoint))) ||
+	    (rc = get_text(x, g, "jurisdiction", c->jurisdiction, sizeof(c->jurisdiction))))
+		return rc;
+	if (c->jurisdiction[0] && (strlen(c->jurisdiction) != 2 ||
+				   c->jurisdiction[0] < 'A' || c->jurisdiction[0] > 'Z' ||
+				   c->jurisdiction[1] < 'A' || c->jurisdiction[1] > 'Z'))
+		return fail(x, config_setting_get_member(g, "jurisdiction"),
+			    "'jurisdiction' must be a KP participant code such as \"EU\"");
+	if ((s = config_setting_get_member(g, "plugin_dir")) &&
+	    (rc = path_of(x, s, "plugin_dir", c->plugin_dir)))
+		return rc;
+	if ((s = config_setting_get_member(g, "state_dir")) &&
+	    (rc = path_of(x, s, "state_dir", c->state_dir)))
 		return rc;
 	c->udp_port = (uint16_t)port;
 	if (idle == NULL)
@@ -294,12 +326,15 @@ void gw_config_defaults(struct gw_config *c)
 	memcpy(c->ports[0].ip4, ip4, 4);
 	memcpy(c->ports[0].ip6, ip6, 16);
 	c->backend = KPG_BACKEND_DEFAULT;
+	snprintf(c->dir, sizeof(c->dir), ".");
+	snprintf(c->state_dir, sizeof(c->state_dir), ".");
 }
 
 int gw_config_load(struct gw_config *c, const char *path,
 		   char *err, size_t errlen)
 {
-	static const char *const top[] = { "gateway", "ports", "trust", NULL };
+	static const char *const top[] = { "gateway", "ports", "trust", "plugins",
+					   NULL };
 	struct ctx x = { .path = path, .err = err, .errlen = errlen };
 	const config_setting_t *root, *g;
 	const char *slash;
@@ -319,6 +354,8 @@ int gw_config_load(struct gw_config *c, const char *path,
 	else
 		snprintf(x.dir, sizeof(x.dir), "%.*s", (int)(slash - path), path);
 
+	snprintf(c->dir, sizeof(c->dir), "%s", x.dir);
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", x.dir);
 	config_init(&cf);
 	config_set_include_dir(&cf, x.dir);
 	if (!config_read_file(&cf, path)) {
@@ -346,6 +383,14 @@ int gw_config_load(struct gw_config *c, const char *path,
 	if ((rc = get_group(&x, root, "trust", &g)) ||
 	    (g && (rc = parse_trust(&x, g, c))))
 		goto out;
+	/* The plugins list is read by gw_policy, at start and at each reload,
+	 * with the plugins' own checks; here only its shape. */
+	g = config_setting_get_member(root, "plugins");
+	if (g && !config_setting_is_list(g)) {
+		rc = fail(&x, g, "'plugins' must be a list ( { name = ...; }, ... )");
+		goto out;
+	}
+	c->has_plugins = g != NULL;
 	rc = 0;
 out:
 	config_destroy(&cf);

@@ -26,6 +26,13 @@ struct gw_port_conf {
 
 struct gw_config {
 	char file[GW_PATH_MAX];          /* "" for the embedded defaults */
+	char dir[GW_PATH_MAX];           /* the file's directory, "." by default */
+
+	char checkpoint[64];             /* this gateway's checkpoint id */
+	char jurisdiction[3];            /* its KP participant, "" if unset */
+	char plugin_dir[GW_PATH_MAX];    /* "" : next to kpgate, then installed */
+	char state_dir[GW_PATH_MAX];     /* plugins' files; default: the file's dir */
+	bool has_plugins;                /* a top-level plugins list was given */
 
 	uint16_t udp_port;
 	uint32_t burst;                  /* rx burst, <= GW_BURST_MAX */

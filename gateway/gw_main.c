@@ -22,6 +22,7 @@
 #include "gw_log.h"
 #include "gw_port.h"
 #include "gw_telemetry.h"
+#include "gw_policy.h"
 #include "gw_trust.h"
 #include "gw_worker.h"
 
@@ -50,7 +51,9 @@ static void control_poll_slot(int self_slot)
 	if (!reload_requested)
 		return;
 	reload_requested = 0;
-	if (gw_trust_reload(self_slot, msg, sizeof(msg)) == -EBUSY)
+	/* SIGHUP reloads the trust list and the plugin chain. */
+	if (gw_trust_reload(self_slot, msg, sizeof(msg)) == -EBUSY ||
+	    gw_policy_reload(self_slot, msg, sizeof(msg)) == -EBUSY)
 		reload_requested = 1;        /* telemetry is reloading: later */
 }
 
@@ -178,6 +181,10 @@ int main(int argc, char **argv)
 		goto out_ports;
 	if (gw_trust_init(&cfg, n_workers) != 0)
 		goto out_ports;
+	if (gw_policy_init(&cfg, n_workers) != 0) {
+		gw_trust_fini();
+		goto out_ports;
+	}
 	{
 		unsigned n = n_workers;
 
@@ -212,6 +219,7 @@ int main(int argc, char **argv)
 out_workers:
 	gw_ports_fini(&ports);
 	workers_delete();
+	gw_policy_fini();
 	gw_trust_fini();
 	goto out_eal;
 out_ports:

@@ -12,6 +12,7 @@
 
 #include "gw_log.h"
 #include "gw_telemetry.h"
+#include "gw_policy.h"
 #include "gw_trust.h"
 #include "kpg_request.h"
 #include "kpg_verdict.h"
@@ -208,17 +209,59 @@ static int cmd_reload(const char *cmd, const char *params,
 	/* Held across the reload: shutdown waits for it to finish. */
 	if (opened() != 0)
 		return -ESHUTDOWN;
-	rc = gw_trust_reload(-1, msg, sizeof(msg));
+	/* "/kpgate/reload" reloads both; ",trust" or ",plugins" one of them. */
+	bool trust = params == NULL || *params == '\0' || strcmp(params, "trust") == 0;
+	bool plugins = params == NULL || *params == '\0' || strcmp(params, "plugins") == 0;
+	char pmsg[RTE_TEL_MAX_STRING_LEN];
+	int prc = 0;
+
+	if (!trust && !plugins) {
+		pthread_mutex_unlock(&lock);
+		return -EINVAL;
+	}
+	rc = trust ? gw_trust_reload(-1, msg, sizeof(msg)) : 0;
+	if (plugins)
+		prc = gw_policy_reload(-1, pmsg, sizeof(pmsg));
 	pthread_mutex_unlock(&lock);
 
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "result", rc == 0 ? "loaded" : "refused");
-	if (rc != 0)
-		rte_tel_data_add_dict_string(d, "reason", msg);
-	if (gw_trust_describe(&version, &issued, &next, &keys) == 0)
-		rte_tel_data_add_dict_u64(d, "version", version);
-	else
-		rte_tel_data_add_dict_string(d, "version", "none");
+	if (trust) {
+		rte_tel_data_add_dict_string(d, "result", rc == 0 ? "loaded" : "refused");
+		if (rc != 0)
+			rte_tel_data_add_dict_string(d, "reason", msg);
+		if (gw_trust_describe(&version, &issued, &next, &keys) == 0)
+			rte_tel_data_add_dict_u64(d, "version", version);
+		else
+			rte_tel_data_add_dict_string(d, "version", "none");
+	}
+	if (plugins) {
+		rte_tel_data_add_dict_string(d, "plugins", prc == 0 ? "loaded" : "refused");
+		rte_tel_data_add_dict_string(d, "plugins_reason", pmsg);
+	}
+	return 0;
+}
+
+static void add_plugin(void *arg, const char *name, int position,
+		       const struct kpg_plugin_counts *c)
+{
+	struct rte_tel_data *d = arg, *p = rte_tel_data_alloc();
+
+	if (p == NULL)
+		return;
+	rte_tel_data_start_dict(p);
+	rte_tel_data_add_dict_int(p, "position", position);
+	rte_tel_data_add_dict_u64(p, "accept", c->decisions[KPG_ACCEPT]);
+	rte_tel_data_add_dict_u64(p, "refer", c->decisions[KPG_REFER]);
+	rte_tel_data_add_dict_u64(p, "reject", c->decisions[KPG_REJECT]);
+	rte_tel_data_add_dict_u64(p, "not_applicable", c->decisions[KPG_DECISION_NONE]);
+	rte_tel_data_add_dict_container(d, name, p, 0);
+}
+
+static int cmd_plugins(const char *cmd, const char *params,
+		       struct rte_tel_data *d)
+{
+	rte_tel_data_start_dict(d);
+	gw_policy_foreach(add_plugin, d);
 	return 0;
 }
 
@@ -240,7 +283,9 @@ int gw_telemetry_init(struct gw_worker *const *w, unsigned n,
 	    (rc = rte_telemetry_register_cmd("/kpgate/status", cmd_status,
 			"Version, uptime, lcores, ports, trust list in force")) ||
 	    (rc = rte_telemetry_register_cmd("/kpgate/reload", cmd_reload,
-			"Reload the trust list; says the version loaded or why refused")))
+			"Reload trust list and plugins (param: trust or plugins for one); says what loaded or why refused")) ||
+	    (rc = rte_telemetry_register_cmd("/kpgate/plugins", cmd_plugins,
+			"Per plugin: place in the chain (-1: out) and decisions, summed over lcores")))
 		GW_LOG(WARNING, "telemetry commands not registered: %s\n",
 		       strerror(-rc));
 	return rc;

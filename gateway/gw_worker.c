@@ -10,6 +10,7 @@
 #include <rte_prefetch.h>
 
 #include "gw_log.h"
+#include "gw_policy.h"
 #include "gw_trust.h"
 #include "gw_worker.h"
 
@@ -268,7 +269,8 @@ static inline void burst_begin(struct gw_worker *w)
 
 	/* vDSO: no syscall; one reading serves the whole burst. */
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	kpg_engine_begin(w->engine, gw_trust_current(), now.tv_sec);
+	kpg_engine_begin(w->engine, gw_trust_current(), gw_policy_current(),
+			 now.tv_sec);
 }
 
 static unsigned loop_once(struct gw_worker *w)

@@ -57,7 +57,9 @@ class GatewayTest(unittest.TestCase):
             self.assertEqual(rc, 0, a)
             self.assertEqual(a["decision"], "accept")
             self.assertEqual(a["trust_list_version"], 1)
-            self.assertEqual(self.reasons(a), {"signature": "ok", "validity": "ok"})
+            self.assertEqual(self.reasons(a), {"signature": "ok",
+                                               "validity": "valid",
+                                               "participant": "participant_ok"})
 
     def test_forged_revoked_expired(self):
         cases = {"forged.kpc": ("signature", "signature_invalid"),

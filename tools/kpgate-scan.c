@@ -294,7 +294,7 @@ static void print_text(const Kpgate__ScanResponse *r)
 
 		printf("  %-12s %-7s %-26s %s\n", v->check,
 		       kpg_decision_name((enum kpg_decision)v->decision),
-		       v->reason < 1000 ? kpg_reason_name(v->reason) : "",
+		       kpg_reason_name(v->reason),
 		       v->detail ? v->detail : "");
 	}
 }

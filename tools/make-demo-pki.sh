@@ -114,6 +114,8 @@ head -c 300 genuine.req > malformed.req
 cat > kpgate.conf <<CONF
 # kpgate demo configuration, made by make-demo-pki.sh
 gateway: {
+  checkpoint = "BE-ANR-DEMO";
+  jurisdiction = "EU";
   udp_port = 7102;
   idle: { polls = 64; sleep_us = 200; };
 };

@@ -1,0 +1,15 @@
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "kpg_err.h"
+
+void kpg_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
