@@ -43,8 +43,9 @@ enum origin_mixed {
 	MIXED_TRACEABILITY,
 };
 
-/* Long enough for the detail, which has ~55 bytes left after the rule. */
-#define ORIGIN_REF_MAX 64u
+/* What the detail has room for after "RU 7102.31 embargoed from
+ * 2024-01-01 (", with the ")", in KPG_DETAIL_MAX - 1 bytes. */
+#define ORIGIN_REF_MAX 57u
 
 struct origin_rule {
 	uint32_t from, until;            /* YYYYMMDD, both inclusive */
@@ -88,9 +89,16 @@ static struct origin_rule *origin_new_rule(struct origin_build *b)
 	return memset(&s->rules[s->n_rules++], 0, sizeof(struct origin_rule));
 }
 
+/* References longer than the detail's room are cut, on a character. */
 static void origin_set_reference(struct origin_rule *r, const char *ref)
 {
-	snprintf(r->reference, sizeof(r->reference), "%s", ref ? ref : "");
+	size_t n;
+
+	if (ref == NULL)
+		ref = "";
+	n = pconf_utf8_cut(ref, strlen(ref), sizeof(r->reference) - 1);
+	memcpy(r->reference, ref, n);
+	r->reference[n] = '\0';
 }
 
 /* hs = [ "7102.10", ... ]: every code of the scheme it names. */
@@ -490,14 +498,18 @@ static void origin_evaluate(void *instance, const void *state,
 		out->reason = mixed_reason;
 		origin_mixed_detail(s, c, mixed_reason, out->detail, sizeof(out->detail));
 	} else {
+		/* nearly every request: words copied, no snprintf */
+		static const char mixed_words[] = "mixed origin: no rule applies";
+		static const char words[] = "origin ??: no rule applies";
+
 		out->decision = KPG_ACCEPT;
 		out->reason = ORIGIN_CLEAR;
-		if (c->mixed_origin)
-			snprintf(out->detail, sizeof(out->detail),
-				 "mixed origin, %u listed: no rule applies", c->n_origins);
-		else
-			snprintf(out->detail, sizeof(out->detail), "origin %.2s: no rule applies",
-				 c->n_origins ? c->origins[0].country : "??");
+		if (c->mixed_origin || c->n_origins == 0) {
+			memcpy(out->detail, mixed_words, sizeof(mixed_words));
+		} else {
+			memcpy(out->detail, words, sizeof(words));
+			memcpy(out->detail + 7, c->origins[0].country, 2);
+		}
 	}
 }
 

@@ -24,7 +24,7 @@ static char pt_files[PT_FILES_MAX][PATH_MAX];
 static unsigned pt_n_files;
 static struct kpg_plugin_host *pt_host;
 
-static int pt_setup(void)
+static inline int pt_setup(void)
 {
 	snprintf(pt_dir, sizeof(pt_dir), "/tmp/kpg-plugin-test-XXXXXX");
 	if (mkdtemp(pt_dir) == NULL)
@@ -33,7 +33,7 @@ static int pt_setup(void)
 	return pt_host ? 0 : 1;
 }
 
-static int pt_teardown(void)
+static inline int pt_teardown(void)
 {
 	kpg_plugin_host_delete(pt_host);
 	while (pt_n_files > 0)
@@ -42,7 +42,7 @@ static int pt_teardown(void)
 }
 
 /* Writes a list file into the config directory; its full path in out. */
-static void pt_write(const char *name, const char *text, char *out, size_t cap)
+static inline void pt_write(const char *name, const char *text, char *out, size_t cap)
 {
 	char path[PATH_MAX];
 	FILE *f;
@@ -65,7 +65,7 @@ struct pt {
 
 /* A chain of plugin NAME alone, its section "{ name = NAME;" on config
  * line 1 and body from line 2. 0, or -1 with the refusal in t->err. */
-static int pt_build(struct pt *t, const char *name, const char *body)
+static inline int pt_build(struct pt *t, const char *name, const char *body)
 {
 	size_t cap = strlen(body) + 64;
 	char *list = malloc(cap);
@@ -78,14 +78,14 @@ static int pt_build(struct pt *t, const char *name, const char *body)
 	return t->chain ? 0 : -1;
 }
 
-static void pt_free(struct pt *t)
+static inline void pt_free(struct pt *t)
 {
 	kpg_chain_delete(t->chain);
 	t->chain = NULL;
 }
 
 /* True when the config builds; says why not on stderr. */
-static bool pt_accepted(const char *name, const char *body)
+static inline bool pt_accepted(const char *name, const char *body)
 {
 	struct pt t;
 	bool ok = pt_build(&t, name, body) == 0;
@@ -98,7 +98,7 @@ static bool pt_accepted(const char *name, const char *body)
 
 /* True when the config is refused with an error containing want (a
  * "file:line: plugin NAME: why" prefix or part of it). */
-static bool pt_refused(const char *name, const char *body, const char *want)
+static inline bool pt_refused(const char *name, const char *body, const char *want)
 {
 	struct pt t;
 	bool ok = pt_build(&t, name, body) < 0 && strstr(t.err, want) != NULL;
@@ -110,6 +110,19 @@ static bool pt_refused(const char *name, const char *body, const char *want)
 	return ok;
 }
 
+/* True when body, which names list file `file`, is refused once the file
+ * holds text, with "PATH:line: plugin NAME: why". */
+static inline bool pt_file_refused(const char *name, const char *body,
+				   const char *file, const char *text,
+				   unsigned line, const char *why)
+{
+	char path[PATH_MAX], want[PATH_MAX + 256];
+
+	pt_write(file, text, path, sizeof(path));
+	snprintf(want, sizeof(want), "%s:%u: plugin %s: %s", path, line, name, why);
+	return pt_refused(name, body, want);
+}
+
 /* A certificate and its scan, built in place (the views point inside). */
 struct pt_cert {
 	struct kpg_scan_view scan;
@@ -119,14 +132,14 @@ struct pt_cert {
 	struct kpg_measurement m;
 };
 
-static struct kpg_str pt_str(const char *s)
+static inline struct kpg_str pt_str(const char *s)
 {
 	return (struct kpg_str){ .p = s, .len = (uint32_t)strlen(s) };
 }
 
 /* One origin, one 7102.31 line of `centi` hundredths of a carat, judged on
  * `today`; tests change what they need. */
-static void pt_cert_init(struct pt_cert *p, const char *origin,
+static inline void pt_cert_init(struct pt_cert *p, const char *origin,
 			 uint64_t centi, uint32_t today)
 {
 	memset(p, 0, sizeof(*p));
@@ -162,7 +175,7 @@ static void pt_cert_init(struct pt_cert *p, const char *origin,
 }
 
 /* Mixed origin listing the given countries ("" for none). */
-static void pt_cert_mixed(struct pt_cert *p, const char *const *countries)
+static inline void pt_cert_mixed(struct pt_cert *p, const char *const *countries)
 {
 	p->c.mixed_origin = true;
 	p->c.n_origins = 0;
@@ -174,13 +187,13 @@ static void pt_cert_mixed(struct pt_cert *p, const char *const *countries)
 }
 
 /* The plugin's verdict on p; decision NONE when it did not apply. */
-static struct kpg_verdict pt_eval(const struct pt *t, const struct pt_cert *p)
+static inline struct kpg_verdict pt_eval(const struct pt *t, const struct pt_cert *p)
 {
 	return kpg_ptest_eval(t->chain, &p->scan);
 }
 
 /* True when v has this decision and reason and its detail contains want. */
-static bool pt_is(struct kpg_verdict v, enum kpg_decision d, uint32_t reason,
+static inline bool pt_is(struct kpg_verdict v, enum kpg_decision d, uint32_t reason,
 		  const char *want)
 {
 	bool ok = v.decision == d && v.reason == reason &&

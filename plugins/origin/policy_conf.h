@@ -42,6 +42,17 @@ static inline unsigned pconf_hs_bit(uint32_t hs)
 	}
 }
 
+/* The longest prefix of p[0..n) of at most max bytes that ends on a UTF-8
+ * character boundary, for details cut to fit; worker-safe. */
+static inline size_t pconf_utf8_cut(const char *p, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)p[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
 /* "7102.10" for the lowest bit set in mask; worker-safe. */
 const char *pconf_hs_name(unsigned mask);
 

@@ -36,7 +36,7 @@ static void test_embargo_effective_date(void)
 
 	CU_ASSERT_EQUAL_FATAL(pt_build(&t, "origin", EMBARGO), 0);
 	CU_ASSERT_TRUE(pt_is(judge(&t, "RU", KPG_HS_7102_31, 20231231),
-			     KPG_ACCEPT, R_CLEAR, "origin RU"));
+			     KPG_ACCEPT, R_CLEAR, "origin RU: no rule applies"));
 	CU_ASSERT_TRUE(pt_is(judge(&t, "RU", KPG_HS_7102_31, 20240101),
 			     KPG_REJECT, R_EMBARGOED,
 			     "RU 7102.31 embargoed from 2024-01-01 (EU Reg. 833/2014 Art. 3p)"));
@@ -105,7 +105,7 @@ static void test_embargo_any_origin(void)
 	CU_ASSERT_TRUE(pt_is(pt_eval(&t, &p), KPG_REJECT, R_EMBARGOED, "RU 7102.31"));
 	pt_cert_mixed(&p, mixed_ok);
 	CU_ASSERT_TRUE(pt_is(pt_eval(&t, &p), KPG_ACCEPT, R_CLEAR,
-			     "mixed origin, 2 listed"));
+			     "mixed origin: no rule applies"));
 	/* a malformed country code matches nothing and breaks nothing */
 	memcpy(p.origins[0].country, "r", 2);
 	CU_ASSERT_TRUE(pt_is(pt_eval(&t, &p), KPG_ACCEPT, R_CLEAR, NULL));
@@ -146,7 +146,7 @@ static void test_no_config_accepts(void)
 	pt_cert_init(&p, "BW", 1000, 20250601);
 	pt_cert_mixed(&p, none);
 	CU_ASSERT_TRUE(pt_is(pt_eval(&t, &p), KPG_ACCEPT, R_CLEAR,
-			     "mixed origin, 0 listed"));
+			     "mixed origin: no rule applies"));
 	pt_free(&t);
 }
 
@@ -208,7 +208,7 @@ static void test_mixed_listed_from(void)
 			     KPG_REJECT, R_MIXED_UNLISTED,
 			     "mixed origin must list every mining country; from 2025-03-01"));
 	CU_ASSERT_TRUE(pt_is(judge_mixed(&t, listed, 100, "", 20250301),
-			     KPG_ACCEPT, R_CLEAR, "mixed origin, 3 listed"));
+			     KPG_ACCEPT, R_CLEAR, "mixed origin: no rule applies"));
 	/* listed origins meet the embargo rules, before the date too */
 	CU_ASSERT_TRUE(pt_is(judge_mixed(&t, with_ru, 100, "", 20250301),
 			     KPG_REJECT, R_EMBARGOED, "RU 7102.31"));
@@ -312,7 +312,6 @@ static void test_embargo_against_mixed(void)
 static void test_embargo_file(void)
 {
 	struct pt t;
-	struct pt_cert p;
 	char body[1024];
 
 	pt_write("embargo.list",
@@ -342,19 +341,42 @@ static void test_embargo_file(void)
 	/* the inline rule is kept beside the file's */
 	CU_ASSERT_TRUE(pt_is(judge(&t, "VE", KPG_HS_7102_31, 20161130), KPG_REJECT, R_EMBARGOED, NULL));
 	CU_ASSERT_TRUE(pt_is(judge(&t, "VE", KPG_HS_7102_31, 20161201), KPG_ACCEPT, R_CLEAR, NULL));
-	/* one detail, cut to fit, for a long reference */
-	pt_cert_init(&p, "AO", 100, 20300101);
-	CU_ASSERT_TRUE(strlen(pt_eval(&t, &p).detail) < KPG_DETAIL_MAX);
+	pt_free(&t);
+}
+
+/* A reference longer than the detail's room is cut on a character. */
+static void test_long_reference(void)
+{
+	char body[512], ref[96];
+	struct kpg_verdict v;
+	struct pt t;
+
+	memset(ref, 'a', 55);
+	strcpy(ref + 55, "\xc3\xa9tail of a long reference");   /* e-acute at 55..56 */
+	snprintf(body, sizeof(body),
+		 "embargo = ( { origin = \"RU\"; hs = [ \"7102.31\" ]; from = \"2024-01-01\";\n"
+		 "              reference = \"%s\"; } );", ref);
+	CU_ASSERT_EQUAL_FATAL(pt_build(&t, "origin", body), 0);
+	v = judge(&t, "RU", KPG_HS_7102_31, 20240101);
+	CU_ASSERT_TRUE(pt_is(v, KPG_REJECT, R_EMBARGOED, "aaaa)"));
+	CU_ASSERT_TRUE(strlen(v.detail) < KPG_DETAIL_MAX - 1);
+	pt_free(&t);
+	ref[56] = '\0';
+	ref[55] = 'b';
+	snprintf(body, sizeof(body),
+		 "embargo = ( { origin = \"RU\"; hs = [ \"7102.31\" ]; from = \"2024-01-01\";\n"
+		 "              reference = \"%s\"; } );", ref);
+	CU_ASSERT_EQUAL_FATAL(pt_build(&t, "origin", body), 0);
+	v = judge(&t, "RU", KPG_HS_7102_31, 20240101);
+	CU_ASSERT_TRUE(pt_is(v, KPG_REJECT, R_EMBARGOED, "aab)"));
+	CU_ASSERT_EQUAL(strlen(v.detail), KPG_DETAIL_MAX - 1);
 	pt_free(&t);
 }
 
 static bool file_refused(const char *text, unsigned line, const char *why)
 {
-	char path[PATH_MAX], want[PATH_MAX + 256];
-
-	pt_write("bad.list", text, path, sizeof(path));
-	snprintf(want, sizeof(want), "%s:%u: plugin origin: %s", path, line, why);
-	return pt_refused("origin", "embargo_file = \"bad.list\";", want);
+	return pt_file_refused("origin", "embargo_file = \"bad.list\";", "bad.list",
+			       text, line, why);
 }
 
 static void test_embargo_file_refused(void)
@@ -507,6 +529,7 @@ int main(void)
 		{ "traceability reject from a date", test_traceability_reject_from },
 		{ "embargo against mixed-origin rule", test_embargo_against_mixed },
 		{ "embargo list file", test_embargo_file },
+		{ "long reference cut on a character", test_long_reference },
 		{ "bad embargo list lines refused", test_embargo_file_refused },
 		{ "bad dates refused", test_dates_refused },
 		{ "bad embargo rules refused", test_rules_refused },

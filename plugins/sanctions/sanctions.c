@@ -74,14 +74,27 @@ struct sset {
 	const struct kpg_str *keys;
 };
 
-/* FNV-1a: keys come from the operator's config, so no flooding defence. */
+/* Eight bytes a step, each step a multiply and a shift (byte-wise FNV
+ * cost most of a lookup). Keys come from the operator's config, so no
+ * defence against chosen collisions is needed. */
 static uint64_t sset_hash(const char *p, uint32_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
 
-	for (uint32_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-	return h;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (n) {
+		w = 0;
+		for (uint32_t i = 0; i < n; i++)
+			w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
 }
 
 /* Room for n keys at most half full, so probes stay short. */
@@ -132,13 +145,17 @@ static int64_t sset_add(struct sset *s, uint32_t i)
 
 /* ---- legal forms -------------------------------------------------------- */
 
+/* A forms-set key's flags. A word that ends (starts) phrases also keeps
+ * the most words of those phrases, so stripping tries no longer phrase. */
 enum {
 	FORM_END = 1,                    /* the phrase is cut from the end */
 	FORM_START = 2,                  /* ... and from the start */
 	FORM_LAST_WORD = 4,              /* the word ends some FORM_END phrase */
 	FORM_FIRST_WORD = 8,             /* the word starts some FORM_START phrase */
+	FORM_TAIL_SHIFT = 4,             /* 2 bits: words of its longest such - 1 */
+	FORM_HEAD_SHIFT = 6,
 };
-#define FORM_WORDS_MAX 4u
+#define FORM_WORDS_MAX 4u                /* 2 bits each, above */
 
 /* Normalised spellings ("S.A." is "sa" by then). */
 static const struct {
@@ -194,7 +211,7 @@ struct sanctions_entry {
 };
 
 struct sanctions_state {
-	uint8_t roles;                   /* roles some list checks */
+	uint8_t id_roles, name_roles;    /* roles some list has ids, names for */
 	uint32_t n_lists;
 	struct sanctions_list *lists;
 	uint32_t n_entries;
@@ -202,7 +219,11 @@ struct sanctions_state {
 	char *blob;
 	struct kpg_str *keys;            /* entry i's key, into blob */
 	struct sset ids, names;
-	/* legal forms: phrases and their first and last words */
+	/* ASCII byte -> lower-case letter or digit, NORM_DROP or NORM_GAP */
+	uint8_t ascii[128];
+	/* legal forms: phrases and their first and last words; words longer
+	 * than the longest first (last) word need no lookup */
+	uint32_t head_word_max, tail_word_max;
 	uint32_t n_forms;
 	struct kpg_str form_keys[3 * SANCTIONS_N_FORMS];
 	uint8_t form_where[3 * SANCTIONS_N_FORMS];
@@ -278,58 +299,21 @@ static int32_t utf8_next(const unsigned char *s, size_t n, unsigned *len)
 	return -1;
 }
 
-struct norm_out {
-	char *p;
-	uint32_t n, cap;
-	bool gap;                        /* a separator is pending */
-	bool full;
-};
+enum { NORM_DROP = 0, NORM_GAP = 1 };   /* ascii[] values, not characters */
 
-static void norm_put(struct norm_out *o, const char *s, unsigned len)
-{
-	if (o->gap && o->n) {
-		if (o->n == o->cap) {
-			o->full = true;
-			return;
-		}
-		o->p[o->n++] = ' ';
-	}
-	o->gap = false;
-	if (len > o->cap - o->n) {
-		o->full = true;
-		return;
-	}
-	memcpy(o->p + o->n, s, len);
-	o->n += len;
-}
-
-/* What one code point becomes: 0 dropped, 1 separator, 2 text (in *out). */
+/* What a code point at or above U+0080 becomes: 0 dropped, 1 separator,
+ * 2 text (in *out). */
 static int norm_class(int32_t cp, const unsigned char *raw, unsigned len,
 		      const char **out, unsigned *out_len)
 {
-	static const char lower[] = "abcdefghijklmnopqrstuvwxyz";
-
 	if (cp < 0) {
 		*out = (const char *)raw;
 		*out_len = len;
 		return 2;
 	}
-	if (cp < 0x80) {
-		if (cp >= 'a' && cp <= 'z') {
-			*out = &lower[cp - 'a'];
-		} else if (cp >= 'A' && cp <= 'Z') {
-			*out = &lower[cp - 'A'];
-		} else if (cp >= '0' && cp <= '9') {
-			*out = (const char *)raw;
-		} else {
-			return cp == '.' || cp == '\'' ? 0 : 1;
-		}
-		*out_len = 1;
-		return 2;
-	}
 	if (cp >= 0xC0 && cp < 0x180) {
 		*out = sanctions_fold[cp - 0xC0];
-		*out_len = (unsigned)strlen(*out);
+		*out_len = (*out)[0] ? ((*out)[1] ? 2u : 1u) : 0u;
 		return *out_len ? 2 : 1;
 	}
 	if (cp < 0xC0)
@@ -363,47 +347,45 @@ static int64_t norm_head(const char *b, uint32_t lo, uint32_t hi, unsigned k)
 	return -1;
 }
 
-static bool norm_form(const struct sanctions_state *s, const char *p, uint32_t n,
-		      uint8_t flag)
+static int norm_form(const struct sanctions_state *s, const char *p, uint32_t n)
 {
 	int64_t f = sset_find(&s->forms, p, n);
 
-	return f >= 0 && (s->form_where[f] & flag);
+	return f >= 0 ? s->form_where[f] : 0;
 }
 
-/* Cuts legal forms from both ends of b[*lo..*hi), longest phrase first. */
+/* Cuts legal forms from both ends of b[*lo..*hi), longest phrase first;
+ * one lookup per end when its word ends (starts) no phrase. */
 static void norm_strip(const struct sanctions_state *s, const char *b,
 		       uint32_t *lo, uint32_t *hi)
 {
-	bool cut = true;
-	int64_t at;
+	int64_t at, at_k = -1;
+	unsigned k;
+	int w;
 
-	while (cut) {
-		cut = false;
-		at = norm_tail(b, *lo, *hi, 1);
-		if (at < 0 || !norm_form(s, b + at, *hi - (uint32_t)at, FORM_LAST_WORD))
-			break;
-		for (unsigned k = FORM_WORDS_MAX; k >= 1 && !cut; k--) {
-			at = norm_tail(b, *lo, *hi, k);
-			if (at >= 0 && norm_form(s, b + at, *hi - (uint32_t)at, FORM_END)) {
-				*hi = (uint32_t)at - 1;
-				cut = true;
-			}
+	while ((at = norm_tail(b, *lo, *hi, 1)) >= 0 &&
+	       *hi - (uint32_t)at <= s->tail_word_max &&
+	       ((w = norm_form(s, b + at, *hi - (uint32_t)at)) & FORM_LAST_WORD)) {
+		for (k = ((unsigned)w >> FORM_TAIL_SHIFT & 3u) + 1; k >= 2; k--) {
+			at_k = norm_tail(b, *lo, *hi, k);
+			if (at_k >= 0 && (norm_form(s, b + at_k, *hi - (uint32_t)at_k) & FORM_END))
+				break;
 		}
+		if (k < 2 && !(w & FORM_END))
+			break;
+		*hi = (uint32_t)(k >= 2 ? at_k : at) - 1;
 	}
-	cut = true;
-	while (cut) {
-		cut = false;
-		at = norm_head(b, *lo, *hi, 1);
-		if (at < 0 || !norm_form(s, b + *lo, (uint32_t)at - *lo, FORM_FIRST_WORD))
-			break;
-		for (unsigned k = FORM_WORDS_MAX; k >= 1 && !cut; k--) {
-			at = norm_head(b, *lo, *hi, k);
-			if (at >= 0 && norm_form(s, b + *lo, (uint32_t)at - *lo, FORM_START)) {
-				*lo = (uint32_t)at + 1;
-				cut = true;
-			}
+	while ((at = norm_head(b, *lo, *hi, 1)) >= 0 &&
+	       (uint32_t)at - *lo <= s->head_word_max &&
+	       ((w = norm_form(s, b + *lo, (uint32_t)at - *lo)) & FORM_FIRST_WORD)) {
+		for (k = ((unsigned)w >> FORM_HEAD_SHIFT & 3u) + 1; k >= 2; k--) {
+			at_k = norm_head(b, *lo, *hi, k);
+			if (at_k >= 0 && (norm_form(s, b + *lo, (uint32_t)at_k - *lo) & FORM_START))
+				break;
 		}
+		if (k < 2 && !(w & FORM_START))
+			break;
+		*lo = (uint32_t)(k >= 2 ? at_k : at) + 1;
 	}
 }
 
@@ -414,33 +396,83 @@ static int sanctions_normalise(const struct sanctions_state *s, const char *in,
 			       uint32_t *len)
 {
 	const unsigned char *u = (const unsigned char *)in;
-	struct norm_out o = { .p = buf, .cap = cap };
-	uint32_t hi;
+	uint32_t out = 0;                /* locals, not a struct: kept in registers */
+	bool gap = false;                /* a separator is pending */
 	size_t i = 0;
 
-	while (i < n && !o.full) {
-		const char *text = NULL;
-		unsigned l, tl = 0;
-		int32_t cp = utf8_next(u + i, n - i, &l);
-		int cls = norm_class(cp, u + i, l, &text, &tl);
+	/* Room is checked for a space too, so "full" may come a byte early:
+	 * such a name is still longer than any listed one. */
+	while (i < n) {
+		const char *text;
+		unsigned l = 1, tl = 0;
+		int cls;
 
-		if (cls == 1)
-			o.gap = true;
-		else if (cls == 2)
-			norm_put(&o, text, tl);
+		/* ASCII, nearly every byte of nearly every name: a table */
+		if (u[i] < 0x80) {
+			unsigned char c = s->ascii[u[i++]];
+
+			if (c <= NORM_GAP) {
+				gap |= c == NORM_GAP;
+				continue;
+			}
+			if (out + 2 > cap)
+				return -1;
+			if (gap && out)
+				buf[out++] = ' ';
+			gap = false;
+			buf[out++] = (char)c;
+			continue;
+		}
+		cls = norm_class(utf8_next(u + i, n - i, &l), u + i, l, &text, &tl);
 		i += l;
+		if (cls != 2) {
+			gap |= cls == 1;
+			continue;
+		}
+		if (tl + 1 > cap - out)
+			return -1;
+		if (gap && out)
+			buf[out++] = ' ';
+		gap = false;
+		memcpy(buf + out, text, tl);
+		out += tl;
 	}
-	if (o.full)
-		return -1;
 	*lo = 0;
-	hi = o.n;
-	if (hi)
-		norm_strip(s, buf, lo, &hi);
-	*len = hi - *lo;
+	if (out)
+		norm_strip(s, buf, lo, &out);
+	*len = out - *lo;
 	return 0;
 }
 
 /* ---- configure (control thread) ----------------------------------------- */
+
+static unsigned form_max(uint8_t a, uint8_t b, unsigned shift)
+{
+	unsigned x = a >> shift & 3u, y = b >> shift & 3u;
+
+	return (x > y ? x : y) << shift;
+}
+
+/* Flags of two phrases sharing a key: both flags, the longer lengths. */
+static uint8_t form_merge(uint8_t a, uint8_t b)
+{
+	return (uint8_t)(((a | b) & 0x0Fu) | form_max(a, b, FORM_TAIL_SHIFT) |
+			 form_max(a, b, FORM_HEAD_SHIFT));
+}
+
+/* Letters and digits are kept, lower-cased; '.' and '\'' dropped, so
+ * "S.A." is "sa"; everything else separates words. */
+static void sanctions_ascii_build(struct sanctions_state *s)
+{
+	for (unsigned c = 0; c < 128; c++) {
+		if (c >= 'A' && c <= 'Z')
+			s->ascii[c] = (uint8_t)(c + ('a' - 'A'));
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			s->ascii[c] = (uint8_t)c;
+		else
+			s->ascii[c] = c == '.' || c == '\'' ? NORM_DROP : NORM_GAP;
+	}
+}
 
 /* Each phrase, and its first and last words, once in the forms set. */
 static int sanctions_forms_build(struct sanctions_state *s)
@@ -449,27 +481,43 @@ static int sanctions_forms_build(struct sanctions_state *s)
 	uint8_t f[3];
 	int64_t old;
 
+	sanctions_ascii_build(s);
 	if (sset_init(&s->forms, s->form_keys, 3 * SANCTIONS_N_FORMS) < 0)
 		return -ENOMEM;
 	for (unsigned i = 0; i < SANCTIONS_N_FORMS; i++) {
 		const char *p = sanctions_forms[i].phrase;
 		uint32_t n = (uint32_t)strlen(p);
 		const char *sp = strchr(p, ' '), *last = strrchr(p, ' ');
+		unsigned words = 1;
 
+		for (const char *q = p; (q = strchr(q, ' ')) != NULL; q++)
+			words++;
+		if (words > FORM_WORDS_MAX)
+			return -EINVAL;          /* a table entry this file got wrong */
 		w[0] = (struct kpg_str){ p, n };
 		f[0] = sanctions_forms[i].where;
 		w[1] = (struct kpg_str){ p, sp ? (uint32_t)(sp - p) : n };
-		f[1] = sanctions_forms[i].where & FORM_START ? FORM_FIRST_WORD : 0;
+		f[1] = sanctions_forms[i].where & FORM_START ?
+		       FORM_FIRST_WORD | (words - 1) << FORM_HEAD_SHIFT : 0;
+		if (f[1] && w[1].len > s->head_word_max)
+			s->head_word_max = w[1].len;
 		w[2] = last ? (struct kpg_str){ last + 1, (uint32_t)(p + n - last - 1) }
 			    : w[0];
-		f[2] = sanctions_forms[i].where & FORM_END ? FORM_LAST_WORD : 0;
+		f[2] = sanctions_forms[i].where & FORM_END ?
+		       FORM_LAST_WORD | (words - 1) << FORM_TAIL_SHIFT : 0;
+		if (f[2] && w[2].len > s->tail_word_max)
+			s->tail_word_max = w[2].len;
 		for (unsigned k = 0; k < 3; k++) {
+			uint8_t *where;
+
 			s->form_keys[s->n_forms] = w[k];
 			old = sset_add(&s->forms, s->n_forms);
-			if (old >= 0)
-				s->form_where[old] |= f[k];
-			else
-				s->form_where[s->n_forms++] = f[k];
+			if (old < 0) {
+				s->form_where[s->n_forms] = 0;
+				old = s->n_forms++;
+			}
+			where = &s->form_where[old];
+			*where = form_merge(*where, f[k]);
 		}
 	}
 	return 0;
@@ -510,6 +558,10 @@ static const char *sanctions_add(struct sanctions_build *b, enum sanctions_kind 
 		b->blob_cap = cap;
 	}
 	memcpy(s->blob + b->blob_len, key, n);
+	if (kind == KIND_ID)
+		s->id_roles |= s->lists[b->list].roles;
+	else
+		s->name_roles |= s->lists[b->list].roles;
 	s->entries[s->n_entries++] = (struct sanctions_entry){
 		.off = (uint32_t)b->blob_len, .len = n, .next = SANCTIONS_NONE,
 		.list = b->list, .kind = (uint8_t)kind, .decision = (uint8_t)d,
@@ -624,8 +676,7 @@ static int sanctions_roles_of(const struct kpg_plugin_env *env,
 	return 0;
 }
 
-static int sanctions_list(struct sanctions_build *b, const config_setting_t *g,
-			  uint32_t cap)
+static int sanctions_list(struct sanctions_build *b, const config_setting_t *g)
 {
 	static const char *const keys[] = { "name", "file", "entries", "decision",
 					    "roles", NULL };
@@ -639,7 +690,7 @@ static int sanctions_list(struct sanctions_build *b, const config_setting_t *g,
 		env->error(env, g, "a list must be a group: { name = ...; file = ...; }");
 		return -EINVAL;
 	}
-	if (s->n_lists == cap || env->check_keys(env, g, keys) < 0 ||
+	if (env->check_keys(env, g, keys) < 0 ||
 	    pconf_string(env, g, "name", true, &name) < 0)
 		return -EINVAL;
 	if (name[0] == '\0' || strlen(name) >= sizeof(l->name) ||
@@ -662,7 +713,6 @@ static int sanctions_list(struct sanctions_build *b, const config_setting_t *g,
 	    pconf_aggregate(env, g, "entries", &entries) < 0 ||
 	    pconf_string(env, g, "file", false, &file) < 0)
 		return -EINVAL;
-	s->roles |= l->roles;
 	if (entries == NULL && file == NULL) {
 		env->error(env, g, "list \"%s\" has neither 'file' nor 'entries'", name);
 		return -EINVAL;
@@ -738,14 +788,14 @@ static int sanctions_configure(void *instance, const struct kpg_plugin_env *env,
 		return -EINVAL;
 	}
 	b.s = calloc(1, sizeof(*b.s));
-	if (b.s == NULL || (b.s->lists = calloc((size_t)n, sizeof(*b.s->lists))) == NULL ||
-	    sanctions_forms_build(b.s) < 0) {
+	if (b.s == NULL || (b.s->lists = calloc((size_t)n, sizeof(*b.s->lists))) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
+	if ((rc = sanctions_forms_build(b.s)) < 0)
+		goto fail;
 	for (int i = 0; i < n; i++)
-		if ((rc = sanctions_list(&b, config_setting_get_elem(lists, (unsigned)i),
-					 (uint32_t)n)) < 0)
+		if ((rc = sanctions_list(&b, config_setting_get_elem(lists, (unsigned)i))) < 0)
 			goto fail;
 	if ((rc = sanctions_sets(b.s)) < 0)
 		goto fail;
@@ -799,9 +849,7 @@ static void sanctions_evaluate(void *instance, const void *state,
 		const char *p;
 		uint32_t n, lo;
 
-		if (!(s->roles & (1u << r)))
-			continue;
-		if (ids[r]) {
+		if (ids[r] && (s->id_roles & (1u << r))) {
 			p = ids[r]->p;
 			n = ids[r]->len;
 			while (n > 0 && sanctions_blank(*p)) {
@@ -818,7 +866,8 @@ static void sanctions_evaluate(void *instance, const void *state,
 		}
 		if (best && best->decision == KPG_REJECT)
 			break;
-		if (sanctions_normalise(s, names[r]->p, names[r]->len, buf, sizeof(buf),
+		if ((s->name_roles & (1u << r)) &&
+		    sanctions_normalise(s, names[r]->p, names[r]->len, buf, sizeof(buf),
 					&lo, &n) == 0 && n > 0) {
 			e = sanctions_match(s, &s->names, buf + lo, n, r);
 			if (e && (best == NULL || e->decision > best->decision)) {
@@ -830,9 +879,11 @@ static void sanctions_evaluate(void *instance, const void *state,
 			break;
 	}
 	if (best == NULL) {
+		static const char words[] = "no party on a sanctions list";
+
 		out->decision = KPG_ACCEPT;
 		out->reason = SANCTIONS_CLEAR;
-		snprintf(out->detail, sizeof(out->detail), "no party on a sanctions list");
+		memcpy(out->detail, words, sizeof(words));   /* no snprintf per request */
 		return;
 	}
 	out->decision = (enum kpg_decision)best->decision;
@@ -844,7 +895,7 @@ static void sanctions_evaluate(void *instance, const void *state,
 
 KPG_PLUGIN_EXPORT = {
 	.abi_version = KPG_PLUGIN_ABI_VERSION,
-	.struct_size = sizeof(struct sanctions_state) ? sizeof(struct kpg_plugin) : 0,
+	.struct_size = sizeof(struct kpg_plugin),
 	.name = "sanctions",
 	.description = "exporter, importer and authority against sanctions lists, "
 		       "by identifier and normalised name",

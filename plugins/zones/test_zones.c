@@ -97,6 +97,11 @@ static void test_zone_spelling(void)
 	struct kpg_verdict v = judge(&t, "CF", long_zone, 20200101);
 	CU_ASSERT_TRUE(pt_is(v, KPG_REJECT, R_NOT_APPROVED, NULL));
 	CU_ASSERT_TRUE(strlen(v.detail) < KPG_DETAIL_MAX);
+	/* cut on a character: 39 ASCII bytes, then a two-byte letter */
+	memset(long_zone, 'x', 39);
+	strcpy(long_zone + 39, "\xc3\xa9xyz");
+	v = judge(&t, "CF", long_zone, 20200101);
+	CU_ASSERT_TRUE(pt_is(v, KPG_REJECT, R_NOT_APPROVED, "xxx\" not approved"));
 	pt_free(&t);
 }
 
@@ -181,13 +186,9 @@ static void test_zones_file(void)
 
 static bool file_refused(const char *text, unsigned line, const char *why)
 {
-	char path[PATH_MAX], want[PATH_MAX + 256];
-
-	pt_write("bad.zones", text, path, sizeof(path));
-	snprintf(want, sizeof(want), "%s:%u: plugin zones: %s", path, line, why);
-	return pt_refused("zones",
+	return pt_file_refused("zones",
 		"regimes = ( { participant = \"CF\"; from = \"2016-01-01\"; zones_file = \"bad.zones\"; } );",
-		want);
+		"bad.zones", text, line, why);
 }
 
 static void test_refused(void)

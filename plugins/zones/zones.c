@@ -34,6 +34,11 @@ enum {
 	ZONE_NOT_APPROVED = 1402,
 };
 
+/* Bytes of a zone name a detail shows: the longest detail, "CF zone
+ * \"...\" not approved (zone regime from 2016-01-01)", stays within
+ * KPG_DETAIL_MAX - 1. */
+#define ZONES_DETAIL_ZONE 40u
+
 struct zones_name {
 	const char *p;                   /* case-folded, trimmed, owned */
 	uint32_t len;
@@ -377,8 +382,8 @@ static void zones_evaluate(void *instance, const void *state,
 		if ((r = zones_in_force(s, o->country, scan->today)) == NULL)
 			continue;
 		zones_trim(&p, &n);
-		zones_date(from, r->from);
 		if (n == 0) {
+			zones_date(from, r->from);
 			out->decision = KPG_REJECT;
 			out->reason = ZONE_MISSING;
 			snprintf(out->detail, sizeof(out->detail),
@@ -387,11 +392,13 @@ static void zones_evaluate(void *instance, const void *state,
 			return;
 		}
 		if (!zones_approved(r, p, n)) {
+			zones_date(from, r->from);
 			out->decision = KPG_REJECT;
 			out->reason = ZONE_NOT_APPROVED;
 			snprintf(out->detail, sizeof(out->detail),
 				 "%.2s zone \"%.*s\" not approved (zone regime from %s)",
-				 o->country, (int)(n < 40 ? n : 40), p, from);
+				 o->country, (int)pconf_utf8_cut(p, n, ZONES_DETAIL_ZONE),
+				 p, from);
 			return;
 		}
 		if (ok == NULL)
@@ -408,14 +415,19 @@ static void zones_evaluate(void *instance, const void *state,
 		return;
 	}
 	if (ok) {
+		/* every certificate of a regime's origin: copied, no snprintf */
 		const char *p = ok->zone.p;
 		uint32_t n = ok->zone.len;
+		char *d = out->detail;
 
 		zones_trim(&p, &n);
+		n = (uint32_t)pconf_utf8_cut(p, n, ZONES_DETAIL_ZONE);
 		out->decision = KPG_ACCEPT;
 		out->reason = ZONE_APPROVED;
-		snprintf(out->detail, sizeof(out->detail), "%.2s zone %.*s approved",
-			 ok->country, (int)(n < 60 ? n : 60), p);
+		memcpy(d, ok->country, 2);
+		memcpy(d + 2, " zone ", 6);
+		memcpy(d + 8, p, n);
+		memcpy(d + 8 + n, " approved", sizeof(" approved"));
 	}
 }
 
