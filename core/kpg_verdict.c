@@ -115,11 +115,16 @@ static const struct {
 	{ 1304, "traceability_missing" },
 	{ 1400, "zone_approved" }, { 1401, "zone_missing" },
 	{ 1402, "zone_not_approved" },
+	{ 1500, "parties_clear" }, { 1501, "sanctioned_identifier" },
+	{ 1502, "sanctioned_name" },
 	{ 1600, "value_in_band" }, { 1601, "value_below_band" },
 	{ 1602, "value_above_band" }, { 1603, "value_no_carats" },
 	{ 1700, "physical_match" }, { 1701, "parcel_count_mismatch" },
 	{ 1702, "mass_outside_tolerance" }, { 1703, "mass_beyond_limit" },
 	{ 1704, "seal_not_on_certificate" }, { 1705, "measurement_missing" },
+	{ 1800, "not_consumed" }, { 1801, "rescan_in_window" },
+	{ 1802, "already_consumed" }, { 1803, "number_reused" },
+	{ 1804, "ledger_busy" },
 };
 
 const char *kpg_reason_name(uint32_t reason)

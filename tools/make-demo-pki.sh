@@ -22,6 +22,13 @@ now=$(date -u +%s)
 "$auth" keygen --alg ed25519 --out bw >/dev/null
 "$auth" keygen --alg rsa-pss --out ca >/dev/null
 "$auth" keygen --alg ed25519 --out sl >/dev/null
+# Authorities whose participants the policy plugins have something to say
+# about: Russia (embargoed origin at EU checkpoints), Venezuela (suspended,
+# as from 2008 to 2016), the Central African Republic (restricted, with
+# compliant zones).
+"$auth" keygen --alg ed25519 --out ru >/dev/null
+"$auth" keygen --alg ed25519 --out ve >/dev/null
+"$auth" keygen --alg ed25519 --out cf >/dev/null
 
 cat > trust.json <<JSON
 {
@@ -44,13 +51,25 @@ cat > trust.json <<JSON
     { "pub": "sl.pub", "alg": "ed25519", "participant": "SL",
       "authority": "Government Gold and Diamond Office",
       "not_before": "2020-01-01T00:00:00Z", "not_after": "2030-12-31T23:59:59Z",
-      "status": "revoked", "status_since": $((now - 86400)) }
+      "status": "revoked", "status_since": $((now - 86400)) },
+    { "pub": "ru.pub", "alg": "ed25519", "participant": "RU",
+      "authority": "Gokhran of Russia",
+      "not_before": "2020-01-01T00:00:00Z", "not_after": "2030-12-31T23:59:59Z",
+      "status": "active" },
+    { "pub": "ve.pub", "alg": "ed25519", "participant": "VE",
+      "authority": "Ministerio del Poder Popular de Desarrollo Minero Ecologico",
+      "not_before": "2020-01-01T00:00:00Z", "not_after": "2030-12-31T23:59:59Z",
+      "status": "active" },
+    { "pub": "cf.pub", "alg": "ed25519", "participant": "CF",
+      "authority": "Bureau d'Evaluation et de Controle de Diamant et d'Or",
+      "not_before": "2020-01-01T00:00:00Z", "not_after": "2030-12-31T23:59:59Z",
+      "status": "active" }
   ],
   "participants": [
     { "code": "ZA", "status": "member" }, { "code": "BW", "status": "member" },
     { "code": "CA", "status": "member" }, { "code": "SL", "status": "member" },
     { "code": "EU", "status": "member" }, { "code": "CF", "status": "restricted" },
-    { "code": "VE", "status": "member" }, { "code": "RU", "status": "member" }
+    { "code": "VE", "status": "suspended" }, { "code": "RU", "status": "member" }
   ]
 }
 JSON
