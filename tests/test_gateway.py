@@ -168,6 +168,32 @@ class NoTrustListTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+class PluginAbiTest(unittest.TestCase):
+    """A plugin built against another ABI is refused at start, by name."""
+
+    def test_wrong_abi_refused_at_start(self):
+        cases = {"tbadabi": "ABI version", "tbadsize": "descriptor of 80 bytes"}
+        for name, words in cases.items():
+            d = tempfile.mkdtemp(prefix="kpgate-abi-")
+            try:
+                conf = os.path.join(d, "kpgate.conf")
+                so = os.path.join(BUILD, "core", f"kpgate-{name}.so")
+                with open(conf, "w") as f:
+                    f.write(f'plugins = ( {{ name = "{name}"; path = "{so}"; }} );\n')
+                gw = Gateway(BUILD, conf, f"kpgabi{os.getpid()}",
+                             log=os.path.join(d, "kpgate.log"))
+                with gw:
+                    with self.assertRaises(RuntimeError):
+                        gw.start(timeout=30)
+                    self.assertNotEqual(gw.proc.returncode, 0)
+                    log = gw.log_text()
+                    self.assertIn(f"plugin {name}", log)
+                    self.assertIn(words, log)
+                    self.assertNotIn("kpgate: ready", log)
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     BUILD = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
