@@ -31,9 +31,13 @@ def main():
     subprocess.run(["rm", "-rf", a.dir], check=True)
     subprocess.run([os.path.join(top, "tools", "make-demo-pki.sh"),
                     a.build, a.dir], check=True)
-    print(f"demo PKI and trust list in {a.dir}")
+    conf = os.path.join(a.dir, "kpgate.conf")
+    with open(conf, "a") as f, \
+            open(os.path.join(top, "tools", "demo-policy.conf")) as p:
+        f.write(p.read())
+    print(f"demo PKI, trust list and policy in {a.dir}")
 
-    gw = Gateway(a.build, os.path.join(a.dir, "kpgate.conf"), "kpgate-demo",
+    gw = Gateway(a.build, conf, "kpgate-demo",
                  log=os.path.join(a.dir, "kpgate.log"))
     with gw:
         gw.start()
@@ -49,15 +53,26 @@ def main():
              ["forged.kpc"]),
             ("certificate signed with a revoked key", ["revoked.kpc"]),
             ("expired certificate", ["expired.kpc"]),
+            ("Russian rough at an EU checkpoint (embargoed origin)",
+             ["russian.kpc"]),
+            ("the genuine ZA certificate again, from another checkpoint",
+             ["-s", "GVA-1", "genuine.kpc"]),
             ("malformed request (certificate cut short)",
              ["--raw", "malformed.req"]),
         ]
         for title, args in cases:
             print(f"$ kpgate-scan {' '.join(args)}    # {title}")
-            r = gw.ns(scan, "-H", GW4, *args, check=False, cwd=a.dir)
+            r = gw.ns(scan, "-H", GW4, "-s", "ANR-1", *args, check=False,
+                      cwd=a.dir)
             print(r.stdout + r.stderr, end="")
             print(f"(exit status {r.returncode})\n")
 
+        print("policy plugins (/kpgate/plugins):")
+        for name, c in gw.telemetry("/kpgate/plugins").items():
+            print(f"  {name:12} accept {c['accept']:3}  refer {c['refer']:3}"
+                  f"  reject {c['reject']:3}  not applicable "
+                  f"{c['not_applicable']}")
+        print()
         stats = gw.telemetry("/kpgate/stats")
         print("gateway counters (/kpgate/stats over DPDK telemetry):")
         for k, v in stats.items():

@@ -108,6 +108,10 @@ cert CA CA-2026-000103 "$(day '-1 days')" "$(day '+60 days')" \
   "Natural Resources Canada" > genuine-ca.json
 "$auth" issue --key ca.key --in genuine-ca.json --out genuine-ca.kpc >/dev/null
 
+cert RU RU-2026-000106 "$(day '-2 days')" "$(day '+60 days')" \
+  "Gokhran of Russia" > russian.json
+"$auth" issue --key ru.key --in russian.json --out russian.kpc >/dev/null
+
 # Forged: the importer's name altered after signing (same length, so the
 # encoding stays well formed; only the signature can tell).
 python3 - genuine.kpc forged.kpc <<'PY'
