@@ -19,7 +19,7 @@ struct dup_ring {
 	/* producer's line */
 	_Alignas(64) _Atomic uint32_t head;
 	uint32_t tail_seen;
-	_Atomic uint64_t full;           /* pushes refused; producer writes */
+	_Atomic uint64_t full;           /* pushes refused */
 	/* consumer's line */
 	_Alignas(64) _Atomic uint32_t tail;
 	uint32_t head_seen;

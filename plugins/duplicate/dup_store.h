@@ -44,7 +44,7 @@ struct dup_record {
 #define DUP_RECORD_WORDS (sizeof(struct dup_record) / sizeof(uint64_t))
 _Static_assert(sizeof(struct dup_record) == 128, "a record is two cache lines");
 
-/* Counters of a store, written by the owner thread (or load) only. */
+/* Counters of a store. */
 struct dup_store_stats {
 	_Atomic uint64_t records;        /* in the lookup view now */
 	_Atomic uint64_t inserted;       /* consumptions recorded since load */
@@ -89,11 +89,11 @@ struct dup_store {
 struct dup_store *dup_file_store_new(const char *path, uint32_t capacity,
 				     uint32_t retention_days);
 
-/* Counter helpers: one writer, any readers. */
+/* Counters: lock-free, off the per-request path (or on it only when
+ * something went wrong), read by anyone. */
 static inline void dup_count(_Atomic uint64_t *c, uint64_t n)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
 static inline uint64_t dup_read(const _Atomic uint64_t *c)

@@ -2,9 +2,10 @@
  * probing, one writer (the owner thread) and any number of readers that
  * never lock or wait.
  *
- * A slot is the record's 16 words. The writer fills words 1..15, then
- * publishes word 0 (id[0], never 0) with a release store; a reader loads
- * word 0 with acquire, so it sees a free slot or a complete record, never
+ * A slot is the record's 16 words: word 0 (id[0], never 0) is its tag,
+ * kept apart from words 1..15 so probes read dense tags. The writer fills
+ * words 1..15, then publishes the tag with a release store; a reader loads
+ * the tag with acquire, so it sees a free slot or a complete record, never
  * half of one. Published slots are never changed in place.
  *
  * Forgetting records needs a rebuild, and readers may be inside the table
@@ -42,8 +43,8 @@ int dup_table_insert(struct dup_table *t, const struct dup_record *r);
 /* Writer only: a new generation holding the records keep() keeps; returns
  * how many it dropped. */
 uint32_t dup_table_rebuild(struct dup_table *t,
-			   bool (*keep)(const struct dup_record *r, void *arg),
-			   void *arg);
+			   bool (*keep)(const struct dup_record *r, const void *arg),
+			   const void *arg);
 
 /* Writer only: calls fn on every record, in slot order. */
 void dup_table_each(const struct dup_table *t,

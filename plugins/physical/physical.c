@@ -157,7 +157,8 @@ static int physical_configure(void *instance, const struct kpg_plugin_env *env,
 	req = config_setting_get_member(section, "require_measurements");
 	if (req != NULL) {
 		if (config_setting_type(req) != CONFIG_TYPE_BOOL) {
-			env->error(env, req, "'require_measurements' must be true or false");
+			env->error(env, req,
+				   "'require_measurements' must be true or false");
 			return -EINVAL;
 		}
 		st.require = config_setting_get_bool(req);
@@ -188,20 +189,18 @@ static bool within(const struct tolerance *t, unsigned __int128 dev,
 	return dev <= t->mg || dev * 10000 <= expected * t->bp;
 }
 
+static uint64_t clamp64(unsigned __int128 v)
+{
+	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
 /* The deviation a tolerance allows at this mass, rounded down, for the
  * officer's detail only. */
 static uint64_t allowed_mg(const struct tolerance *t, unsigned __int128 expected)
 {
 	unsigned __int128 pct = expected * t->bp / 10000;
 
-	if (pct < t->mg)
-		pct = t->mg;
-	return pct > UINT64_MAX ? UINT64_MAX : (uint64_t)pct;
-}
-
-static uint64_t clamp64(unsigned __int128 v)
-{
-	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+	return clamp64(pct > t->mg ? pct : t->mg);
 }
 
 /* "12.345" grams of a mass in mg. */
@@ -354,7 +353,9 @@ static void physical_evaluate(void *instance, const void *state,
 			found = same_seal(&m->seal_number, &c->seals[i]);
 		if (!found)
 			note(&f, KPG_REFER, SEAL_NOT_ON_CERTIFICATE,
-			     "seal \"%.32s\" not on certificate%s",
+			     "seal \"%.*s\" not on certificate%s",
+			     (int)pconf_utf8_cut(m->seal_number.p,
+						 m->seal_number.len, 32),
 			     m->seal_number.p, c->n_seals ? "" : " (none listed)");
 	} else if (st->require && c->n_seals > 0) {
 		/* Only a certificate that lists seals needs one read. */

@@ -29,8 +29,8 @@
  * No verdict when no band covers any line of the certificate.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,8 +183,8 @@ static int parse_band(const struct kpg_plugin_env *env,
 			o = origin_slot(cc);
 		} else {
 			env->error(env, config_setting_get_member(g, "origin"),
-				   "'origin' = \"%s\": not a two-letter country code, \"mixed\" or \"*\"",
-				   origin);
+				   "'origin' = \"%s\": not a two-letter country"
+				   " code, \"mixed\" or \"*\"", origin);
 			return -EINVAL;
 		}
 	}

@@ -351,6 +351,8 @@ static unsigned tx_step(struct lg_gen *g, const struct lg_run_conf *c,
 		if (unlikely(sent < k))
 			rte_pktmbuf_free_bulk(&tx[sent], k - sent);
 		r->sent += sent;
+		if (q < LG_QUEUES_SHOWN)
+			r->queue_sent[q] += sent;
 		r->tx_dropped += k - sent;
 		done += sent;
 		g->n_tx[q] = 0;
@@ -527,6 +529,11 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 				 * came back; the first request leaves at once. */
 				uint64_t want = burst;
 
+				/* As fast as possible, yet no faster than answers
+				 * come back: a full device ring only burns copies. */
+				if (per_tick == 0 && c->max_inflight &&
+				    g->inflight + g->anon_out >= c->max_inflight)
+					want = 0;
 				if (per_tick > 0) {
 					uint64_t due = (uint64_t)((double)(now - t0) * per_tick) + 1;
 
@@ -579,7 +586,8 @@ int lg_gen_prepare(struct lg_gen *g, const struct lg_run_conf *c,
 
 	g->wall = time(NULL);
 	lg_pool_set_time(g->pool, g->wall);
-	if (!g->has_warm)
+	scratch->attempted = 0;
+	if (!g->has_warm || c->no_warmup)
 		return 0;
 	w.label = "warm-up";
 	w.warmup = true;
@@ -588,4 +596,19 @@ int lg_gen_prepare(struct lg_gen *g, const struct lg_run_conf *c,
 	w.count = 0;
 	w.live = false;
 	return lg_gen_run(g, &w, scratch);
+}
+
+void lg_gen_get_cursors(const struct lg_gen *g, lg_cursors_t c)
+{
+	memcpy(c, g->rr, sizeof(g->rr));
+}
+
+void lg_gen_set_cursors(struct lg_gen *g, const lg_cursors_t c)
+{
+	for (unsigned k = 0; k < LG_K__COUNT; k++)
+		for (unsigned a = 0; a < LG_ALGS; a++) {
+			const struct lg_group *grp = group_of(g->pool, k, a);
+
+			g->rr[k][a] = grp->n ? c[k][a] % grp->n : 0;
+		}
 }

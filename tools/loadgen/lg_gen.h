@@ -18,6 +18,7 @@
 #include "lg_port.h"
 
 #define LG_REASONS 17u                   /* core reasons 0..15, 16: a plugin's */
+#define LG_QUEUES_SHOWN 16u              /* per-queue counts kept for the first ones */
 
 /* What the requests are made of: shares of each kind (cold is the rest)
  * and relative weights of the algorithms. */
@@ -34,7 +35,9 @@ struct lg_run_conf {
 	double timeout_s;                /* answers later than this are lost */
 	uint32_t idle_us;                /* 0: busy poll */
 	uint32_t burst;
+	uint32_t max_inflight;           /* rate 0 only: at most this many unanswered */
 	bool warmup;                     /* send each hot certificate once */
+	bool no_warmup;                  /* lg_gen_prepare() only sets the time */
 	bool live;                       /* a line a second on stderr */
 };
 
@@ -58,6 +61,7 @@ struct lg_result {
 	uint64_t arp_answered;
 	uint64_t other_rx;
 	uint64_t trust_version;
+	uint64_t queue_sent[LG_QUEUES_SHOWN];    /* how the 5-tuple hash spread them */
 	struct lg_kind_stats kind[LG_K__COUNT];
 	struct lg_hist all;
 	struct lg_hist by_kind[LG_K__COUNT];
@@ -92,6 +96,13 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
  * gateway verifies and caches them all). scratch receives that run. */
 int lg_gen_prepare(struct lg_gen *g, const struct lg_run_conf *c,
 		   struct lg_result *scratch);
+
+/* Where each group's round robin stands. A gateway's cache remembers the
+ * last requests of a previous run: continuing from there (the PKI
+ * directory keeps the cursors) keeps cold requests cold across runs. */
+typedef uint32_t lg_cursors_t[LG_K__COUNT][LG_ALGS];
+void lg_gen_get_cursors(const struct lg_gen *g, lg_cursors_t c);
+void lg_gen_set_cursors(struct lg_gen *g, const lg_cursors_t c);
 
 /* Async-signal-safe: the current run stops sending and drains. */
 void lg_gen_stop(void);

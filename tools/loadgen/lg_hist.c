@@ -40,7 +40,8 @@ uint64_t lg_hist_quantile(const struct lg_hist *h, double q)
 	for (uint32_t i = 0; i < LG_HIST_BUCKETS; i++) {
 		seen += h->b[i];
 		if (seen >= rank) {
-			uint64_t v = lg_hist_bucket_high(i);
+			/* The last bucket also holds everything beyond the top. */
+			uint64_t v = i == LG_HIST_BUCKETS - 1 ? h->max : lg_hist_bucket_high(i);
 
 			return v < h->max ? v : h->max;
 		}

@@ -8,6 +8,7 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 #include <rte_thash.h>
+#include <rte_udp.h>
 
 #include "kpg_limits.h"
 #include "kpg_pb.h"

@@ -118,6 +118,17 @@ json_t *lg_report_json(const struct lg_result *r, const char *label)
 		json_object_set_new(kinds, lg_kind_name((enum lg_kind)k), ko);
 	}
 	json_object_set_new(o, "kinds", kinds);
+	{
+		json_t *q = json_array();
+		unsigned last = 0;
+
+		for (unsigned i = 0; i < LG_QUEUES_SHOWN; i++)
+			if (r->queue_sent[i])
+				last = i + 1;
+		for (unsigned i = 0; i < last; i++)
+			json_array_append_new(q, json_integer((json_int_t)r->queue_sent[i]));
+		json_object_set_new(o, "sent_by_queue", q);
+	}
 	return o;
 }
 
