@@ -4,6 +4,9 @@
 
 #include "kpg_cert.h"
 #include "kpg_date.h"
+#include <stdio.h>
+
+#include "kpg_audit.h"
 #include "kpg_engine.h"
 #include "kpg_plugin_host.h"
 #include "kpg_response.h"
@@ -26,6 +29,10 @@ struct kpg_engine {
 	struct kpg_key_view key_view;
 	char station[KPG_STATION_ID_MAX + 1];
 	char seal[KPG_STR_MAX + 1];
+	/* The request being answered, for its audit record. */
+	const struct kpg_job *cur;           /* NULL: the request was unreadable */
+	const char *cur_number;              /* decoded certificate number */
+	struct kpg_audit_rec audit;          /* of the last answer */
 };
 
 struct kpg_engine *kpg_engine_new(const struct kpg_engine_conf *conf)
@@ -56,6 +63,11 @@ void kpg_engine_delete(struct kpg_engine *e)
 	free(e);
 }
 
+const struct kpg_audit_rec *kpg_engine_audit(const struct kpg_engine *e)
+{
+	return &e->audit;
+}
+
 const struct kpg_engine_stats *kpg_engine_stats(const struct kpg_engine *e)
 {
 	return &e->st;
@@ -80,6 +92,40 @@ void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t,
 		e->trust_err = KPG_ERR_TRUST_LIST_STALE;
 	else
 		e->trust_err = KPG_ERR_NONE;
+}
+
+/* The audit record of an answer that is going out. */
+static void record(struct kpg_engine *e, const struct kpg_answer *a)
+{
+	struct kpg_audit_rec *r = &e->audit;
+	const struct kpg_job *j = e->cur;
+	uint32_t n;
+
+	r->time = e->now;
+	r->request_id = a->request_id;
+	r->trust_version = a->trust_version;
+	r->decision = (uint8_t)a->decision;
+	r->error = (uint8_t)a->error;
+	r->has_key = j != NULL;
+	r->station[0] = '\0';
+	r->cert_number[0] = '\0';
+	if (j) {
+		memcpy(r->key_id, j->rq.key_id.p, KPG_KEY_ID_LEN);
+		n = j->rq.station_id.len < KPG_STATION_ID_MAX ? j->rq.station_id.len
+							      : KPG_STATION_ID_MAX;
+		memcpy(r->station, j->rq.station_id.p, n);
+		r->station[n] = '\0';
+	}
+	if (e->cur_number)
+		snprintf(r->cert_number, sizeof(r->cert_number), "%s", e->cur_number);
+	r->n_verdicts = 0;
+	for (unsigned i = 0; a->verdicts && i < a->verdicts->n; i++) {
+		struct kpg_audit_verdict *v = &r->verdicts[r->n_verdicts++];
+
+		snprintf(v->check, sizeof(v->check), "%s", a->verdicts->v[i].check);
+		v->decision = (uint8_t)a->verdicts->v[i].decision;
+		v->reason = a->verdicts->v[i].reason;
+	}
 }
 
 static enum kpg_step answer(struct kpg_engine *e, uint64_t request_id,
@@ -111,6 +157,7 @@ static enum kpg_step answer(struct kpg_engine *e, uint64_t request_id,
 				e->st.reasons[vs->v[i].reason]++;
 	}
 	*out_len = (uint32_t)n;
+	record(e, &a);
 	return KPG_STEP_REPLY;
 }
 
@@ -239,6 +286,7 @@ static enum kpg_step judge(struct kpg_engine *e, const struct kpg_job *j,
 		kpg_verdict_add(&vs, "certificate", KPG_REJECT, KPG_R_CERT_INVALID,
 				"signed but invalid: %s", why);
 	} else {
+		e->cur_number = c.number.p;
 		check_key_use(&vs, key, &c);
 		if (e->chain) {
 			scan_view(e, j, key, &c, &sv);
@@ -248,6 +296,7 @@ static enum kpg_step judge(struct kpg_engine *e, const struct kpg_job *j,
 		}
 	}
 	step = answer(e, j->rq.request_id, &vs, KPG_ERR_NONE, out, cap, out_len);
+	e->cur_number = NULL;        /* it lived in the arena */
 	kpg_arena_reset(&e->arena);
 	return step;
 }
@@ -273,6 +322,8 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 	int r, n;
 
 	e->st.requests++;
+	e->cur = NULL;
+	e->cur_number = NULL;
 	r = kpg_request_parse(j->dgram, j->len, &j->rq);
 	if (r != KPG_REQ_OK) {
 		int err = request_error(r);
@@ -283,6 +334,7 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 			return KPG_STEP_DROP;
 		return answer_error(e, 0, (enum kpg_error)err, out, cap, out_len);
 	}
+	e->cur = j;
 	if (e->trust_err != KPG_ERR_NONE)
 		return answer_error(e, j->rq.request_id, e->trust_err, out, cap, out_len);
 	if (j->rq.scan_time > e->now + e->conf.clock_skew_s ||
@@ -392,6 +444,8 @@ enum kpg_step kpg_engine_finish(struct kpg_engine *e, struct kpg_job *j,
 {
 	const struct kpg_trust_key *key;
 
+	e->cur = j;
+	e->cur_number = NULL;
 	if (e->trust_err != KPG_ERR_NONE)
 		return answer_error(e, j->rq.request_id, e->trust_err, out, cap, out_len);
 	key = kpg_trust_find(e->trust, j->rq.key_id.p);
@@ -404,5 +458,7 @@ enum kpg_step kpg_engine_refuse(struct kpg_engine *e, struct kpg_job *j,
 				enum kpg_error err, uint8_t *out, uint32_t cap,
 				uint32_t *out_len)
 {
+	e->cur = j;
+	e->cur_number = NULL;
 	return answer_error(e, j->rq.request_id, err, out, cap, out_len);
 }

@@ -92,4 +92,9 @@ enum kpg_step kpg_engine_refuse(struct kpg_engine *e, struct kpg_job *j,
 
 const struct kpg_engine_stats *kpg_engine_stats(const struct kpg_engine *e);
 
+struct kpg_audit_rec;
+/* The audit record of the last answer (a step that returned REPLY); valid
+ * until the next stage, finish or refuse. lcore and seq are the caller's. */
+const struct kpg_audit_rec *kpg_engine_audit(const struct kpg_engine *e);
+
 #endif

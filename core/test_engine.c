@@ -8,6 +8,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/obj_mac.h>
 
+#include "kpg_audit.h"
 #include "kpg_cunit.h"
 #include "kpg_date.h"
 #include "kpg_engine.h"
@@ -470,6 +471,46 @@ static void test_retired_key(void)
 	kpg_trust_delete(t);
 }
 
+/* Each answer leaves its audit record: who asked, about what, and what
+ * was decided, verdict by verdict. */
+static void test_audit_record(void)
+{
+	struct kpg_trust *t = kpg_tk_trust(&pki, 4, now, NULL, 1);
+	struct kpg_engine *e = engine_with(t);
+	uint8_t req[KPG_DATAGRAM_MAX];
+	int n = kpg_tk_default_request(&pki, KPG_ALG_ED25519, 4242, now, req, sizeof(req));
+	const struct kpg_audit_rec *r;
+	uint8_t kid[KPG_KEY_ID_LEN];
+	struct outcome o;
+
+	o = run(e, req, (uint32_t)n);
+	done(&o);
+	r = kpg_engine_audit(e);
+	kpg_signer_key_id(pki.auth[KPG_ALG_ED25519], kid);
+	CU_ASSERT_EQUAL(r->request_id, 4242);
+	CU_ASSERT_EQUAL(r->decision, KPG_ACCEPT);
+	CU_ASSERT_EQUAL(r->error, KPG_ERR_NONE);
+	CU_ASSERT_EQUAL(r->trust_version, 4);
+	CU_ASSERT_EQUAL(r->time, now);
+	CU_ASSERT_STRING_EQUAL(r->station, KPG_TK_STATION);
+	CU_ASSERT_STRING_EQUAL(r->cert_number, "ZA-2026-000001");
+	CU_ASSERT_TRUE(r->has_key);
+	CU_ASSERT_EQUAL(memcmp(r->key_id, kid, sizeof(kid)), 0);
+	CU_ASSERT_EQUAL_FATAL(r->n_verdicts, 1);
+	CU_ASSERT_STRING_EQUAL(r->verdicts[0].check, "signature");
+
+	o = run(e, req, (uint32_t)n / 3);     /* unreadable */
+	done(&o);
+	r = kpg_engine_audit(e);
+	CU_ASSERT_EQUAL(r->request_id, 0);
+	CU_ASSERT_EQUAL(r->error, KPG_ERR_MALFORMED_REQUEST);
+	CU_ASSERT_FALSE(r->has_key);
+	CU_ASSERT_STRING_EQUAL(r->cert_number, "");
+	CU_ASSERT_EQUAL(r->n_verdicts, 0);
+	kpg_engine_delete(e);
+	kpg_trust_delete(t);
+}
+
 static int setup(void)
 {
 	now = time(NULL);
@@ -497,6 +538,7 @@ int main(void)
 		{ "malformed and foreign datagrams", test_malformed_and_foreign },
 		{ "non-canonical certificate", test_noncanonical_certificate },
 		{ "retired key", test_retired_key },
+		{ "audit record of each answer", test_audit_record },
 		{ NULL, NULL },
 	};
 	return kpg_cunit_run("engine", tests, setup, teardown);

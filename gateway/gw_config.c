@@ -333,8 +333,11 @@ void gw_config_defaults(struct gw_config *c)
 int gw_config_load(struct gw_config *c, const char *path,
 		   char *err, size_t errlen)
 {
+	/* plugins, stations, audit and metrics are read by their own modules
+	 * (gw_policy, gw_station, gw_audit, gw_metrics) from the same file,
+	 * each with its own file:line errors; here only their shape. */
 	static const char *const top[] = { "gateway", "ports", "trust", "plugins",
-					   NULL };
+					   "stations", "audit", "metrics", NULL };
 	struct ctx x = { .path = path, .err = err, .errlen = errlen };
 	const config_setting_t *root, *g;
 	const char *slash;
@@ -391,6 +394,18 @@ int gw_config_load(struct gw_config *c, const char *path,
 		goto out;
 	}
 	c->has_plugins = g != NULL;
+	if ((rc = get_group(&x, root, "audit", &g)))
+		goto out;
+	c->has_audit = g != NULL;
+	if ((rc = get_group(&x, root, "metrics", &g)))
+		goto out;
+	c->has_metrics = g != NULL;
+	g = config_setting_get_member(root, "stations");
+	if (g && !config_setting_is_list(g)) {
+		rc = fail(&x, g, "'stations' must be a list ( { id = ...; }, ... )");
+		goto out;
+	}
+	c->has_stations = g != NULL;
 	rc = 0;
 out:
 	config_destroy(&cf);

@@ -33,6 +33,9 @@ struct gw_config {
 	char plugin_dir[GW_PATH_MAX];    /* "" : next to kpgate, then installed */
 	char state_dir[GW_PATH_MAX];     /* plugins' files; default: the file's dir */
 	bool has_plugins;                /* a top-level plugins list was given */
+	bool has_stations;               /* ... a stations list */
+	bool has_audit;                  /* ... an audit group */
+	bool has_metrics;                /* ... a metrics group */
 
 	uint16_t udp_port;
 	uint32_t burst;                  /* rx burst, <= GW_BURST_MAX */
