@@ -15,6 +15,7 @@
 
 #define KPG_KEY_ID_LEN       16u
 #define KPG_SIG_MAX          512u    /* RSA-4096 */
+#define KPG_HMAC_LEN         32u     /* station HMAC-SHA-256 tag (field 15) */
 #define KPG_CHECK_NAME_MAX   24u
 #define KPG_VERDICTS_MAX     16u
 #define KPG_STR_MAX          256u    /* any string field of a request */

@@ -514,6 +514,19 @@ void kpg_plugin_host_counts(const struct kpg_plugin_host *h, unsigned i,
 							     __ATOMIC_RELAXED);
 }
 
+void kpg_plugin_host_stats(const struct kpg_plugin_host *h, unsigned i,
+			   void (*emit)(void *arg, const char *name, uint64_t value),
+			   void *arg)
+{
+	const struct kpg_loaded *ld;
+
+	if (i >= h->n)
+		return;
+	ld = h->loaded[i];
+	if (ld->p->stats)
+		ld->p->stats(ld->instance, emit, arg);
+}
+
 /* ---- chains ------------------------------------------------------------ */
 
 static void chain_release(struct kpg_chain *c)

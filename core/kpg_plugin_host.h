@@ -74,5 +74,9 @@ unsigned kpg_plugin_host_count(const struct kpg_plugin_host *h);
 const char *kpg_plugin_host_name(const struct kpg_plugin_host *h, unsigned i);
 void kpg_plugin_host_counts(const struct kpg_plugin_host *h, unsigned i,
 			    struct kpg_plugin_counts *sum);
+/* The plugin's own counters (its optional stats()), one emit() each. */
+void kpg_plugin_host_stats(const struct kpg_plugin_host *h, unsigned i,
+			   void (*emit)(void *arg, const char *name, uint64_t value),
+			   void *arg);
 
 #endif

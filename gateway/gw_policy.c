@@ -172,7 +172,17 @@ void gw_policy_foreach(void (*fn)(void *arg, const char *name, int position,
 			if (strcmp(kpg_chain_name(gw_policy_chain, k), name) == 0)
 				pos = (int)k;
 		kpg_plugin_host_counts(host, i, &c);
-		fn(arg, name, pos, &c);
+		fn(arg, name, pos, &c);      /* may call gw_policy_plugin_stats() */
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+void gw_policy_plugin_stats(const char *name,
+			    void (*emit)(void *arg, const char *name, uint64_t value),
+			    void *arg)
+{
+	/* Called from within gw_policy_foreach, which holds the lock. */
+	for (unsigned i = 0; host && i < kpg_plugin_host_count(host); i++)
+		if (strcmp(kpg_plugin_host_name(host, i), name) == 0)
+			kpg_plugin_host_stats(host, i, emit, arg);
 }

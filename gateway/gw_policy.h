@@ -37,4 +37,10 @@ void gw_policy_foreach(void (*fn)(void *arg, const char *name, int position,
 				  const struct kpg_plugin_counts *counts),
 		       void *arg);
 
+/* Under the same lock: the plugin's own counters (kpg_plugin_host_stats)
+ * of the plugin named, for the callback of gw_policy_foreach. */
+void gw_policy_plugin_stats(const char *name,
+			    void (*emit)(void *arg, const char *name, uint64_t value),
+			    void *arg);
+
 #endif

@@ -144,6 +144,9 @@ class GoldenTest(unittest.TestCase):
                      "sanctions", "value", "physical", "duplicate"):
             c = counts[name]
             self.assertGreater(c["accept"] + c["refer"] + c["reject"], 0, name)
+        # The ledger's own counters come through the plugin stats hook.
+        self.assertGreaterEqual(counts["duplicate"]["records"], 1, counts)
+        self.assertEqual(counts["duplicate"]["ring_full"], 0, counts)
         print(f"{len(cases)} golden cases as expected")
 
 

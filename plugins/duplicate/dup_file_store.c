@@ -23,7 +23,7 @@
  * the insert is refused and counted (table_full) and no second attempt is
  * made the same day. Refusing keeps what is known; a certificate whose
  * consumption was refused can be accepted again, which the counter and
- * docs/plugins-rules-2.md tell operators to size against.
+ * docs/plugins.md tell operators to size against.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -214,7 +214,13 @@ static struct dup_bound *debug_bound(void)
 static int debug_stats(struct kpg_duplicate_stats *out)
 {
 	struct dup_instance *in = atomic_load(&debug_instance);
-	struct dup_bound *b = debug_bound();
+
+	return in ? dup_instance_stats(in, out) : -ENOENT;
+}
+
+int dup_instance_stats(struct dup_instance *in, struct kpg_duplicate_stats *out)
+{
+	struct dup_bound *b = dup_instance_bound(in);
 	const struct dup_store_stats *s;
 
 	if (b == NULL)

@@ -68,4 +68,8 @@ static inline struct dup_bound *dup_instance_bound(struct dup_instance *in)
 	return atomic_load_explicit(&in->bound, memory_order_acquire);
 }
 
+struct kpg_duplicate_stats;
+/* Any thread: the store's counters; 0, or -ENOENT when none is bound. */
+int dup_instance_stats(struct dup_instance *in, struct kpg_duplicate_stats *out);
+
 #endif

@@ -13,7 +13,7 @@
  * this worker's ring (dup_owner.c); the owner inserts it into the table
  * and appends it to the ledger file (dup_file_store.c). Until it has, a
  * second lcore may accept the same new certificate too: that window is
- * measured by bench_duplicate and given in docs/plugins-rules-2.md.
+ * measured by bench_duplicate and given in docs/plugins.md.
  *
  * Config:
  *   { name = "duplicate";
@@ -48,6 +48,7 @@
 
 #include "dup_hash.h"
 #include "dup_owner.h"
+#include "duplicate_debug.h"
 #include "policy_conf.h"
 
 enum {
@@ -543,6 +544,24 @@ static void dup_commit(void *instance, const void *state,
 	dup_ring_push(st->b->rings[scan->worker], &r);
 }
 
+/* The ledger's own counters, for telemetry and metrics. */
+static void dup_stats(void *instance,
+		      void (*emit)(void *arg, const char *name, uint64_t value),
+		      void *arg)
+{
+	struct kpg_duplicate_stats s;
+
+	if (dup_instance_stats(instance, &s) != 0)
+		return;
+	emit(arg, "records", s.records);
+	emit(arg, "inserted", s.inserted);
+	emit(arg, "raced", s.raced);
+	emit(arg, "ring_full", s.ring_full);
+	emit(arg, "table_full", s.table_full);
+	emit(arg, "evicted", s.evicted);
+	emit(arg, "io_errors", s.io_errors);
+}
+
 KPG_PLUGIN_EXPORT = {
 	.abi_version = KPG_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(struct kpg_plugin),
@@ -554,4 +573,5 @@ KPG_PLUGIN_EXPORT = {
 	.release = dup_release,
 	.evaluate = dup_evaluate,
 	.commit = dup_commit,
+	.stats = dup_stats,
 };

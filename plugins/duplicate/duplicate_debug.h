@@ -2,7 +2,7 @@
  * exported beside its kpg_plugin descriptor as KPG_DUPLICATE_DEBUG_SYMBOL
  * (dlsym on the plugin's handle). Not part of the plugin ABI: the ABI has
  * no way yet for a plugin to report its own counters (see
- * docs/plugins-rules-2.md). Each call addresses the instance most recently
+ * docs/plugins.md). Each call addresses the instance most recently
  * initialised in this process; control thread or tests only. */
 #ifndef DUPLICATE_DEBUG_H
 #define DUPLICATE_DEBUG_H

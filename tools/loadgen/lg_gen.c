@@ -14,6 +14,7 @@
 #include <rte_prefetch.h>
 
 #include "lg_gen.h"
+#include "lg_sched.h"
 
 #define LG_WINDOW_BITS 21u               /* 2 M requests in flight */
 #define LG_WINDOW      (1u << LG_WINDOW_BITS)
@@ -509,6 +510,10 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 
 	result_reset(r);
 	r->rate = c->rate;
+	/* Time lost to other processes on these cores, to tell a disturbed
+	 * measurement (read before and after, not while sending). */
+	r->wait_self_ns = lg_sched_wait_ns(0);
+	r->wait_watched_ns = c->watch_pid > 0 ? lg_sched_wait_ns(c->watch_pid) : 0;
 	g->r = r;
 	g->warm_cursor = 0;
 	if (c->warmup && limit == 0)
@@ -571,7 +576,9 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 				nanosleep(&idle, NULL);
 		}
 	}
-	/* What the gateway did not answer within the timeout is lost. */
+	r->wait_self_ns = lg_sched_wait_ns(0) - r->wait_self_ns;
+	if (c->watch_pid > 0)
+		r->wait_watched_ns = lg_sched_wait_ns(c->watch_pid) - r->wait_watched_ns;
 	r->unmatched += g->anon_credit;
 	g->anon_credit = 0;
 	if (r->seconds <= 0)

@@ -39,6 +39,7 @@ struct lg_run_conf {
 	bool warmup;                     /* send each hot certificate once */
 	bool no_warmup;                  /* lg_gen_prepare() only sets the time */
 	bool live;                       /* a line a second on stderr */
+	int watch_pid;                   /* the gateway's process, 0: none */
 };
 
 struct lg_kind_stats {
@@ -62,6 +63,8 @@ struct lg_result {
 	uint64_t other_rx;
 	uint64_t trust_version;
 	uint64_t queue_sent[LG_QUEUES_SHOWN];    /* how the 5-tuple hash spread them */
+	uint64_t wait_self_ns;           /* our threads runnable, not running */
+	uint64_t wait_watched_ns;        /* the same for watch_pid */
 	struct lg_kind_stats kind[LG_K__COUNT];
 	struct lg_hist all;
 	struct lg_hist by_kind[LG_K__COUNT];

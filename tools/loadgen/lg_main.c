@@ -57,7 +57,7 @@ enum {
 	O_MIX, O_WARM, O_FORGED, O_UNKNOWN, O_MALFORMED, O_WARM_CERTS,
 	O_STATIONS, O_IPV6, O_TIMEOUT, O_IDLE, O_BURST, O_NO_WARMUP, O_SEARCH,
 	O_TRIAL, O_CONFIRM, O_RESOLUTION, O_PDR, O_MAX_RATE, O_REFLECTOR,
-	O_JSON, O_QUIET, O_SEED, O_LINK_WAIT, O_MAX_INFLIGHT, O_HELP,
+	O_JSON, O_QUIET, O_SEED, O_LINK_WAIT, O_MAX_INFLIGHT, O_WATCH_PID, O_RETRIES, O_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -99,6 +99,8 @@ static const struct option long_opts[] = {
 	{ "seed", required_argument, NULL, O_SEED },
 	{ "link-wait", required_argument, NULL, O_LINK_WAIT },
 	{ "max-inflight", required_argument, NULL, O_MAX_INFLIGHT },
+	{ "watch-pid", required_argument, NULL, O_WATCH_PID },
+	{ "retries", required_argument, NULL, O_RETRIES },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -149,6 +151,9 @@ static void usage(FILE *f)
 		"  --confirm S          run at 0.9 x NDR (default 60; 0 = none)\n"
 		"  --resolution F       (default 0.02)   --pdr-loss F (default 0.005)\n"
 		"  --max-rate R         upper bound (default: the generator's top rate)\n"
+		"  --watch-pid PID      the gateway's process on this machine: a trial in\n"
+		"                       which it or we waited over 2 ms for a CPU is\n"
+		"  --retries N          repeated, up to N times (default 2)\n"
 		"Output:\n"
 		"  --json               JSON on stdout (the summary goes to stderr)\n"
 		"  --quiet              no line per second\n"
@@ -246,7 +251,8 @@ static void opts_defaults(struct lg_opts *o)
 	o->stations = 64;
 	o->sc = (struct lg_search_conf){
 		.trial_s = 10, .confirm_s = 60, .resolution = 0.02, .pdr_loss = 0.005,
-		.min_rate = 10, .max_trials = 20,
+		.min_rate = 10, .max_trials = 20, .retries = 2,
+		.disturbed_ms = 2,
 	};
 	o->seed = 0x6b7067617465ull;
 	o->link_wait_s = 10;
@@ -305,6 +311,8 @@ static int parse_opts(int argc, char **argv, struct lg_opts *o)
 		case O_SEED: bad = parse_uint(a, UINT64_MAX, &o->seed); break;
 		case O_LINK_WAIT: bad = parse_double(a, 0.1, 600, &o->link_wait_s); break;
 		case O_MAX_INFLIGHT: bad = parse_uint(a, 1u << 20, &u); o->run.max_inflight = (uint32_t)u; break;
+		case O_WATCH_PID: bad = parse_uint(a, INT32_MAX, &u); o->run.watch_pid = (int)u; break;
+		case O_RETRIES: bad = parse_uint(a, 10, &u); o->sc.retries = (unsigned)u; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}

@@ -129,6 +129,9 @@ json_t *lg_report_json(const struct lg_result *r, const char *label)
 			json_array_append_new(q, json_integer((json_int_t)r->queue_sent[i]));
 		json_object_set_new(o, "sent_by_queue", q);
 	}
+	json_object_set_new(o, "cpu_wait_ms", json_pack("{s:f, s:f}",
+		"generator", (double)r->wait_self_ns / 1e6,
+		"watched", (double)r->wait_watched_ns / 1e6));
 	return o;
 }
 
@@ -192,6 +195,9 @@ void lg_report_print(FILE *f, const struct lg_result *r, const char *label)
 			us(lg_hist_quantile(&r->by_kind[k], 0.5)),
 			us(lg_hist_quantile(&r->by_kind[k], 0.99)));
 	}
+	if (r->wait_self_ns + r->wait_watched_ns > 1000000)
+		fprintf(f, "   disturbed: waited for a CPU %.1f ms (generator), %.1f ms (gateway)\n",
+			(double)r->wait_self_ns / 1e6, (double)r->wait_watched_ns / 1e6);
 	outcome_totals(r, NULL, &t);
 	print_list(f, "   errors:", t.errors, KPG_ERR__COUNT, error_name);
 	print_list(f, "   reasons:", t.reasons, LG_REASONS, reason_name);

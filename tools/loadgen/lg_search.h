@@ -21,6 +21,8 @@ struct lg_search_conf {
 	double max_rate;                 /* upper bound; 0: the probe's offered rate */
 	double min_rate;                 /* below this the search gives up */
 	unsigned max_trials;             /* bound on trials of each search */
+	unsigned retries;                /* of a trial disturbed by other processes */
+	double disturbed_ms;             /* CPU wait (ours + watched) that disturbs */
 };
 
 struct lg_search_out {

@@ -208,6 +208,12 @@ struct kpg_plugin {
 	void (*commit)(void *instance, const void *state,
 		       const struct kpg_scan_view *scan,
 		       enum kpg_decision overall);
+
+	/* Optional. Telemetry thread: the plugin's own counters (a ledger's
+	 * size, losses), one emit() each; must not wait on the workers. */
+	void (*stats)(void *instance,
+		      void (*emit)(void *arg, const char *name, uint64_t value),
+		      void *arg);
 };
 
 /* In the plugin:  KPG_PLUGIN_EXPORT = { .abi_version = ..., ... }; */
