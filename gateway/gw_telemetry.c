@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_telemetry.h>
 #include <rte_version.h>
@@ -14,7 +13,6 @@
 #include "gw_log.h"
 #include "gw_telemetry.h"
 #include "gw_policy.h"
-#include "gw_stats.h"
 #include "gw_trust.h"
 #include "kpg_request.h"
 #include "kpg_verdict.h"
@@ -23,14 +21,37 @@
 #define KPGATE_VERSION "unknown"
 #endif
 
-/* Held while a command reads what init() was given, so fini() never
- * returns under a reader. Workers never take it. The counters themselves
- * are read through gw_stats. */
+/* Held while a command reads the workers, so fini() never frees them
+ * under a reader. Workers never take it. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_worker *const *workers;
 static unsigned n_workers;
 static const struct gw_ports *ports;
 static time_t started;
+
+struct totals {
+	struct gw_worker_stats w;
+	struct kpg_engine_stats e;
+};
+
+/* Both stats structs are uint64_t counters only: summed word by word. */
+static void add_u64s(void *dst, const void *src, size_t bytes)
+{
+	uint64_t *d = dst;
+	const uint64_t *s = src;
+
+	for (size_t i = 0; i < bytes / sizeof(uint64_t); i++)
+		d[i] += s[i];
+}
+
+static void sum(struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < n_workers; i++) {
+		add_u64s(&t->w, &workers[i]->stats, sizeof(t->w));
+		add_u64s(&t->e, kpg_engine_stats(workers[i]->engine), sizeof(t->e));
+	}
+}
 
 /* Telemetry accepts names of letters, digits and '_' only. */
 static void add_named(struct rte_tel_data *d, const char *name, uint64_t v)
@@ -44,7 +65,7 @@ static void add_named(struct rte_tel_data *d, const char *name, uint64_t v)
 	rte_tel_data_add_dict_u64(d, key, v);
 }
 
-static struct rte_tel_data *errors_dict(const struct gw_stats *t)
+static struct rte_tel_data *errors_dict(const struct totals *t)
 {
 	struct rte_tel_data *d = rte_tel_data_alloc();
 
@@ -66,53 +87,16 @@ static int opened(void)
 	return 0;
 }
 
-/* Core reasons of the checks that did not accept, by name. */
-static struct rte_tel_data *reasons_dict(const struct gw_stats *t)
-{
-	struct rte_tel_data *d = rte_tel_data_alloc();
-
-	if (d == NULL)
-		return NULL;
-	rte_tel_data_start_dict(d);
-	for (int i = 1; i < KPG_R__COUNT; i++)
-		add_named(d, kpg_reason_name(i), t->e.reasons[i]);
-	return d;
-}
-
-/* Answers and their mean latency (RX burst to TX queueing) per path; the
- * buckets are for Prometheus. */
-static struct rte_tel_data *latency_dict(const struct gw_stats *t)
-{
-	struct rte_tel_data *d = rte_tel_data_alloc();
-	uint64_t hz = rte_get_tsc_hz();
-
-	if (d == NULL)
-		return NULL;
-	rte_tel_data_start_dict(d);
-	for (int p = 0; p < GW_LAT__COUNT; p++) {
-		const struct gw_lat_hist *h = &t->w.lat[p];
-		uint64_t n = 0;
-		char key[32];
-
-		for (int b = 0; b < GW_LAT_BUCKETS; b++)
-			n += h->bucket[b];
-		snprintf(key, sizeof(key), "%s_answers", gw_lat_path_name(p));
-		rte_tel_data_add_dict_u64(d, key, n);
-		snprintf(key, sizeof(key), "%s_mean_ns", gw_lat_path_name(p));
-		rte_tel_data_add_dict_u64(d, key, n && hz ?
-			(uint64_t)((double)h->ticks * 1e9 / (double)hz / (double)n) : 0);
-	}
-	return d;
-}
-
 static int cmd_stats(const char *cmd, const char *params,
 		     struct rte_tel_data *d)
 {
-	struct rte_tel_data *errs, *reasons, *lat;
-	struct gw_stats t;
+	struct rte_tel_data *errs;
+	struct totals t;
 
-	if (gw_stats_read(&t) != 0)
+	if (opened() != 0)
 		return -ESHUTDOWN;
+	sum(&t);
+	pthread_mutex_unlock(&lock);
 
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "rx", t.w.rx);
@@ -133,19 +117,15 @@ static int cmd_stats(const char *cmd, const char *params,
 				  t.w.replies[GW_REPLY_ICMP4_ECHO] +
 				  t.w.replies[GW_REPLY_ICMP6_ECHO]);
 	rte_tel_data_add_dict_u64(d, "nd_replies", t.w.replies[GW_REPLY_ND]);
-	rte_tel_data_add_dict_u64(d, "dropped", gw_stats_dropped(&t));
+	uint64_t dropped = 0;
+
+	for (int i = 1; i < GW_DROP__COUNT; i++)
+		dropped += t.w.drops[i];
+	rte_tel_data_add_dict_u64(d, "dropped", dropped);
 	rte_tel_data_add_dict_u64(d, "idle_sleeps", t.w.idle_sleeps);
-	rte_tel_data_add_dict_u64(d, "in_flight", t.in_flight);
-	rte_tel_data_add_dict_u64(d, "drained", t.w.drained);
 	errs = errors_dict(&t);
 	if (errs)
 		rte_tel_data_add_dict_container(d, "errors", errs, 0);
-	reasons = reasons_dict(&t);
-	if (reasons)
-		rte_tel_data_add_dict_container(d, "reasons", reasons, 0);
-	lat = latency_dict(&t);
-	if (lat)
-		rte_tel_data_add_dict_container(d, "latency", lat, 0);
 	return 0;
 }
 
@@ -153,10 +133,12 @@ static int cmd_drops(const char *cmd, const char *params,
 		     struct rte_tel_data *d)
 {
 	struct rte_tel_data *pkt, *req, *errs;
-	struct gw_stats t;
+	struct totals t;
 
-	if (gw_stats_read(&t) != 0)
+	if (opened() != 0)
 		return -ESHUTDOWN;
+	sum(&t);
+	pthread_mutex_unlock(&lock);
 
 	rte_tel_data_start_dict(d);
 	pkt = rte_tel_data_alloc();

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -29,23 +28,6 @@ void gw_worker_stop_all(void)
 bool gw_worker_stopping(void)
 {
 	return __atomic_load_n(&quit, __ATOMIC_RELAXED) != 0;
-}
-
-static int draining;
-
-void gw_worker_drain(bool on)
-{
-	__atomic_store_n(&draining, on, __ATOMIC_RELAXED);
-}
-
-bool gw_worker_draining(void)
-{
-	return __atomic_load_n(&draining, __ATOMIC_RELAXED) != 0;
-}
-
-uint32_t gw_worker_in_flight(const struct gw_worker *w)
-{
-	return __atomic_load_n(&w->cold_n, __ATOMIC_RELAXED);
 }
 
 static void *zalloc(const char *what, size_t n, unsigned lcore)
@@ -79,7 +61,6 @@ struct gw_worker *gw_worker_new(unsigned index, unsigned lcore,
 	w->idle_polls = c->idle_polls;
 	w->idle_sleep.tv_sec = c->idle_sleep_us / 1000000;
 	w->idle_sleep.tv_nsec = (long)(c->idle_sleep_us % 1000000) * 1000;
-	gw_lat_bounds_ticks(rte_get_tsc_hz(), w->lat_bound);
 	for (unsigned i = 0; i < ps->n; i++)
 		if (index < ps->port[i].n_rxq) {
 			w->rx[w->n_rx].port = (uint16_t)i;
@@ -167,11 +148,10 @@ static inline void job_put(struct gw_worker *w, struct kpg_job *j)
 }
 
 /* The engine's step for a request: its answer goes out in the request's
- * own mbuf (addresses swapped), or the mbuf is freed. An answer counts in
- * the latency histogram of its path, from the TSC of its RX burst. */
+ * own mbuf (addresses swapped), or the mbuf is freed. */
 static void answer(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 		   const struct gw_pkt_info *info, enum kpg_step step,
-		   uint32_t out_len, enum gw_lat_path path, uint64_t rx_tsc)
+		   uint32_t out_len)
 {
 	const struct gw_port *p = &w->ports->port[pi];
 
@@ -187,7 +167,6 @@ static void answer(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 				    info, w->scratch, out_len);
 
 	w->stats.answered++;
-	gw_lat_count(&w->stats.lat[path], w->lat_bound, rte_rdtsc() - rx_tsc);
 	tx_queue(w, pi, m, len);
 }
 
@@ -201,18 +180,6 @@ static void request(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 	w->stats.requests++;
 	j->dgram = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->payload);
 	j->len = info->payload_len;
-	if (unlikely(gw_worker_draining()) &&
-	    kpg_request_parse(j->dgram, j->len, &j->rq) == KPG_REQ_OK) {
-		/* Refused before any check, so no plugin commits a request
-		 * this gateway will not judge; unreadable ones are staged
-		 * below and answered their error as usual. */
-		w->stats.drained++;
-		step = kpg_engine_refuse(w->engine, j, KPG_ERR_OVERLOADED,
-					 w->scratch, info->payload_len, &out_len);
-		job_put(w, j);
-		answer(w, pi, m, info, step, out_len, GW_LAT_WARM, w->rx_tsc);
-		return;
-	}
 	step = kpg_engine_stage(w->engine, j, w->scratch, info->payload_len,
 				&out_len);
 	if (step == KPG_STEP_VERIFY) {
@@ -227,7 +194,6 @@ static void request(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 			c->m = m;
 			c->pi = *info;
 			c->port = pi;
-			c->rx_tsc = w->rx_tsc;
 			w->cold_n++;
 			return;
 		}
@@ -238,7 +204,7 @@ static void request(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 					 w->scratch, info->payload_len, &out_len);
 	}
 	job_put(w, j);
-	answer(w, pi, m, info, step, out_len, GW_LAT_WARM, w->rx_tsc);
+	answer(w, pi, m, info, step, out_len);
 }
 
 static void rx_one(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m)
@@ -289,8 +255,7 @@ static void cold_run(struct gw_worker *w)
 		step = kpg_engine_finish(w->engine, c->job, w->scratch,
 					 c->pi.payload_len, &out_len);
 		job_put(w, c->job);
-		answer(w, c->port, c->m, &c->pi, step, out_len, GW_LAT_COLD,
-		       c->rx_tsc);
+		answer(w, c->port, c->m, &c->pi, step, out_len);
 		if (++w->cold_head == w->cold_size)
 			w->cold_head = 0;
 		w->cold_n--;
@@ -320,7 +285,6 @@ static unsigned loop_once(struct gw_worker *w)
 					      w->rx[r].queue, pkts,
 					      (uint16_t)w->burst);
 
-		w->rx_tsc = rte_rdtsc();
 		w->stats.rx += n;
 		total += n;
 		for (uint16_t i = 0; i < n; i++) {
