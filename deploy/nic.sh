@@ -218,6 +218,11 @@ cmd_bind() {
     fi
     g=$(iommu_group_of "$dev")
     if [ -n "$group" ] && [ -n "$g" ]; then
+      # udev makes the group's device file just after the bind.
+      for _ in $(seq 50); do
+        [ "$dry_run" = 1 ] || [ -e "/dev/vfio/$g" ] && break
+        sleep 0.1
+      done
       run chgrp "$group" "/dev/vfio/$g"
       run chmod 0660 "/dev/vfio/$g"
     fi
