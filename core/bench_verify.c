@@ -11,41 +11,13 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "kpg_bench.h"
 #include "kpg_cache.h"
 #include "kpg_sign.h"
 #include "kpg_verify.h"
 
 #define BATCH     32u
 #define MSG_LEN   450u                   /* a typical signed certificate */
-
-/* OpenSSL's allocations, counted to show what the data path still costs
- * inside the library (our own code allocates nothing per verify). */
-static unsigned long ossl_allocs;
-
-static void *count_malloc(size_t n, const char *file, int line)
-{
-	ossl_allocs++;
-	return malloc(n);
-}
-
-static void *count_realloc(void *p, size_t n, const char *file, int line)
-{
-	ossl_allocs++;
-	return realloc(p, n);
-}
-
-static void count_free(void *p, const char *file, int line)
-{
-	free(p);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static const char *backend_name(enum kpg_backend b)
 {
@@ -93,15 +65,15 @@ static int bench_alg(enum kpg_alg alg, enum kpg_backend backend, double seconds)
 			kpg_alg_name(alg), backend_name(backend));
 		return -1;
 	}
-	allocs = ossl_allocs;
-	t0 = now();
+	allocs = kpg_bench_allocs;
+	t0 = kpg_bench_now();
 	do {
 		if (kpg_verify_batch(ops, BATCH) != BATCH)
 			return -1;
 		iters++;
-		t = now() - t0;
+		t = kpg_bench_now() - t0;
 	} while (t < seconds && iters < 1000000);
-	allocs = ossl_allocs - allocs;
+	allocs = kpg_bench_allocs - allocs;
 	printf("%-11s %-10s %-8s %12.0f %10.2f %14.1f\n", kpg_alg_name(alg),
 	       backend_name(backend),
 	       (alg == KPG_ALG_ED25519) == (backend == KPG_BACKEND_SODIUM) ? "yes" : "",
@@ -112,21 +84,6 @@ static int bench_alg(enum kpg_alg alg, enum kpg_backend backend, double seconds)
 	kpg_signer_delete(s);
 	return 0;
 }
-
-/* ns per call of fn over `rounds` rounds, best of 5 runs. */
-#define BENCH_NS(rounds, body) ({					\
-	double best_ = 1e30;						\
-	for (int run_ = 0; run_ < 5; run_++) {				\
-		double t0_ = now();					\
-		for (unsigned long r_ = 0; r_ < (rounds); r_++) {	\
-			body;						\
-		}							\
-		double ns_ = (now() - t0_) * 1e9 / (double)(rounds);	\
-		if (ns_ < best_)					\
-			best_ = ns_;					\
-	}								\
-	best_;								\
-})
 
 static void bench_cache(void)
 {
@@ -157,20 +114,20 @@ static void bench_cache(void)
 
 	printf("\n%u-byte signed bytes + 64-byte signature + key id, one core:\n", MSG_LEN);
 	printf("%-44s %8s\n", "operation", "ns");
-	ns = BENCH_NS(ROUNDS, { kpg_cache_hash(&k); sink += k.hash; });
+	ns = KPG_BENCH_NS(ROUNDS, { kpg_cache_hash(&k); sink += k.hash; });
 	printf("%-44s %8.1f\n", "kpg_cache_hash", ns);
-	ns = BENCH_NS(ROUNDS, { kpg_cache_hash(&k); sink += kpg_cache_lookup(c, &k, 1); });
+	ns = KPG_BENCH_NS(ROUNDS, { kpg_cache_hash(&k); sink += kpg_cache_lookup(c, &k, 1); });
 	printf("%-44s %8.1f\n", "kpg_cache_hash + lookup (hit, all compared)", ns);
-	ns = BENCH_NS(ROUNDS, { kpg_cache_hash(&miss); sink += kpg_cache_lookup(c, &miss, 1); });
+	ns = KPG_BENCH_NS(ROUNDS, { kpg_cache_hash(&miss); sink += kpg_cache_lookup(c, &miss, 1); });
 	printf("%-44s %8.1f\n", "kpg_cache_hash + lookup (miss)", ns);
-	ns = BENCH_NS(ROUNDS / 4, {
+	ns = KPG_BENCH_NS(ROUNDS / 4, {
 		EVP_DigestInit_ex2(mctx, sha, NULL);
 		EVP_DigestUpdate(mctx, msg, MSG_LEN);
 		EVP_DigestFinal_ex(mctx, md, &mdlen);
 		sink += md[0];
 	});
 	printf("%-44s %8.1f\n", "SHA-256 of the signed bytes (OpenSSL EVP)", ns);
-	ns = BENCH_NS(ROUNDS / 4, { crypto_hash_sha256(md, msg, MSG_LEN); sink += md[0]; });
+	ns = KPG_BENCH_NS(ROUNDS / 4, { crypto_hash_sha256(md, msg, MSG_LEN); sink += md[0]; });
 	printf("%-44s %8.1f\n", "SHA-256 of the signed bytes (libsodium)", ns);
 	printf("cache: %zu bytes per entry, 65536 entries = %.1f MiB\n",
 	       kpg_cache_entry_bytes(),
@@ -194,7 +151,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* Before OpenSSL allocates anything, or it refuses the swap. */
-	if (CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free) != 1)
+	if (kpg_bench_count_allocs() != 1)
 		fprintf(stderr, "note: OpenSSL allocations not counted\n");
 	if (sodium_init() < 0)
 		return 1;

@@ -9,9 +9,18 @@
 #include "kpg_audit.h"
 #include "kpg_engine.h"
 #include "kpg_plugin_host.h"
+#include "kpg_replay.h"
 #include "kpg_response.h"
 
 #define VERIFY_CHUNK 32u
+#define NANO 1000000000ll
+#define REPLAY_ENTRIES 8192u
+/* Answer bytes kept per window entry, on average: an entry reserves its
+ * request's length; typical requests are 450-800 bytes. */
+#define REPLAY_BYTES_PER_ENTRY 768u
+
+/* kpg_engine_stage()'s internal "no answer yet, go on" */
+#define STEP_CONTINUE ((enum kpg_step)-1)
 
 struct kpg_engine {
 	struct kpg_engine_conf conf;
@@ -20,9 +29,10 @@ struct kpg_engine {
 	struct kpg_arena arena;
 	const struct kpg_trust *trust;       /* of the last begin() */
 	const struct kpg_chain *chain;       /* of the last begin(); may be NULL */
+	const struct kpg_stations *stations; /* of the last begin(); NULL: open */
 	uint64_t trust_version;
 	enum kpg_error trust_err;            /* NONE, UNAVAILABLE or STALE */
-	int64_t now;
+	int64_t now, now_ns;
 	uint32_t today;                      /* YYYYMMDD of now */
 	/* What plugins see of the request being judged. */
 	struct kpg_measurement measurement;
@@ -33,6 +43,11 @@ struct kpg_engine {
 	const struct kpg_job *cur;           /* NULL: the request was unreadable */
 	const char *cur_number;              /* decoded certificate number */
 	struct kpg_audit_rec audit;          /* of the last answer */
+	bool audit_fresh;                    /* audit is of the last answer */
+	/* ... and for the station checks, readable or not. */
+	struct kpg_job *job;
+	const struct kpg_station *cur_st;    /* its station row; NULL: open */
+	struct kpg_replay *replay;
 };
 
 struct kpg_engine *kpg_engine_new(const struct kpg_engine_conf *conf)
@@ -44,9 +59,18 @@ struct kpg_engine *kpg_engine_new(const struct kpg_engine_conf *conf)
 	e->conf = *conf;
 	if (e->conf.arena_bytes == 0)
 		e->conf.arena_bytes = 64 * 1024;
+	if (e->conf.replay_entries == 0)
+		e->conf.replay_entries = REPLAY_ENTRIES;
 	e->cache = kpg_cache_new(conf->cache_entries ? conf->cache_entries : 16384);
-	if (e->cache == NULL || kpg_arena_init(&e->arena, e->conf.arena_bytes) < 0) {
+	/* Same bytes stay acceptable (clock-wise) for at most 2 x skew after
+	 * they first arrived; one second more for whole-second clocks. */
+	e->replay = kpg_replay_new(e->conf.replay_entries,
+				   (uint64_t)e->conf.replay_entries * REPLAY_BYTES_PER_ENTRY,
+				   2 * e->conf.clock_skew_s + 1);
+	if (e->cache == NULL || e->replay == NULL ||
+	    kpg_arena_init(&e->arena, e->conf.arena_bytes) < 0) {
 		kpg_cache_delete(e->cache);
+		kpg_replay_delete(e->replay);
 		free(e);
 		return NULL;
 	}
@@ -59,13 +83,14 @@ void kpg_engine_delete(struct kpg_engine *e)
 	if (e == NULL)
 		return;
 	kpg_cache_delete(e->cache);
+	kpg_replay_delete(e->replay);
 	kpg_arena_fini(&e->arena);
 	free(e);
 }
 
 const struct kpg_audit_rec *kpg_engine_audit(const struct kpg_engine *e)
 {
-	return &e->audit;
+	return e->audit_fresh ? &e->audit : NULL;
 }
 
 const struct kpg_engine_stats *kpg_engine_stats(const struct kpg_engine *e)
@@ -74,11 +99,16 @@ const struct kpg_engine_stats *kpg_engine_stats(const struct kpg_engine *e)
 }
 
 void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t,
-		      const struct kpg_chain *chain, int64_t now)
+		      const struct kpg_chain *chain,
+		      const struct kpg_stations *stations, int64_t now_ns)
 {
+	int64_t now = now_ns / NANO;
+
 	e->trust = t;
 	e->chain = chain;
+	e->stations = kpg_stations_count(stations) ? stations : NULL;
 	e->now = now;
+	e->now_ns = now_ns;
 	e->today = kpg_date_from_unix(now);
 	if (t == NULL) {
 		e->trust_version = 0;
@@ -118,6 +148,7 @@ static void record(struct kpg_engine *e, const struct kpg_answer *a)
 	}
 	if (e->cur_number)
 		snprintf(r->cert_number, sizeof(r->cert_number), "%s", e->cur_number);
+	e->audit_fresh = true;
 	r->n_verdicts = 0;
 	for (unsigned i = 0; a->verdicts && i < a->verdicts->n; i++) {
 		struct kpg_audit_verdict *v = &r->verdicts[r->n_verdicts++];
@@ -128,26 +159,76 @@ static void record(struct kpg_engine *e, const struct kpg_answer *a)
 	}
 }
 
+static struct kpg_station_counts *counts(const struct kpg_engine *e)
+{
+	return e->cur_st ? &kpg_station_lcore(e->cur_st, e->conf.slot)->c : NULL;
+}
+
+/* Answers that say "not now" are not the request's answer: a retry of
+ * the same bytes must be judged afresh, not handed this again. */
+static bool transient(enum kpg_error err)
+{
+	return err == KPG_ERR_OVERLOADED || err == KPG_ERR_TRUST_LIST_UNAVAILABLE ||
+	       err == KPG_ERR_TRUST_LIST_STALE;
+}
+
+/* The job's replay entry gets its answer, or is forgotten (ans NULL). */
+static void settle(struct kpg_engine *e, struct kpg_job *j, const uint8_t *ans,
+		   uint32_t len)
+{
+	if (!j->windowed)
+		return;
+	j->windowed = false;
+	if (ans)
+		kpg_replay_commit(e->replay, j->replay_seq, ans, len);
+	else
+		kpg_replay_cancel(e->replay, j->replay_seq);
+}
+
+/* No answer for this request after all; counted where it belongs. */
+static enum kpg_step withhold(struct kpg_engine *e, struct kpg_job *j)
+{
+	struct kpg_station_counts *c = counts(e);
+
+	settle(e, j, NULL, 0);
+	if (c)
+		c->unanswered++;
+	return KPG_STEP_DROP;
+}
+
 static enum kpg_step answer(struct kpg_engine *e, uint64_t request_id,
 			    const struct kpg_verdicts *vs, enum kpg_error err,
 			    uint8_t *out, uint32_t cap, uint32_t *out_len)
 {
+	struct kpg_job *j = e->job;
 	struct kpg_answer a = {
 		.request_id = request_id,
 		.error = err,
 		.trust_version = e->trust_version,
 		.verdicts = vs,
+		.hmac = j->mac != NULL,
 	};
+	struct kpg_station_counts *c = counts(e);
 	int n;
 
+	/* An error told to an unproven source would let anyone aim our
+	 * answers at a third party: only proven stations hear of errors. */
+	if (err != KPG_ERR_NONE && !j->may_tell)
+		return withhold(e, j);
 	a.decision = err == KPG_ERR_NONE ? kpg_decision_aggregate(vs) : KPG_DECISION_NONE;
 	n = kpg_response_encode(&a, out, cap);
 	if (n < 0) {
 		/* Not even the bare answer fits the request's size: sending
 		 * more than we received would make us an amplifier. */
 		e->st.encode_failed++;
-		return KPG_STEP_DROP;
+		return withhold(e, j);
 	}
+	if (a.hmac)
+		kpg_hmac_tag(j->mac, out, (size_t)n - KPG_HMAC_FIELD_LEN,
+			     out + n - KPG_HMAC_LEN);
+	settle(e, j, transient(err) ? NULL : out, (uint32_t)n);
+	if (c)
+		c->answered++;
 	if (err != KPG_ERR_NONE) {
 		e->st.errors[err]++;
 	} else {
@@ -315,15 +396,102 @@ static int request_error(int reason)
 	}
 }
 
+/* Who sent it: station id, source address, HMAC. Refusals here cost no
+ * crypto beyond the one HMAC. */
+static enum kpg_step station_stage(struct kpg_engine *e, struct kpg_job *j,
+				   uint8_t *out, uint32_t cap, uint32_t *out_len)
+{
+	struct kpg_station_verdict v;
+
+	kpg_stations_check(e->stations, &j->rq, j->dgram, &j->src, &v);
+	e->cur_st = v.st;
+	counts(e)->requests++;
+	j->auth = (uint8_t)v.auth;
+	j->may_tell = v.auth == KPG_AUTH_OK ||
+		      kpg_stations_registered(e->stations, &j->src);
+	switch (v.auth) {
+	case KPG_AUTH_UNKNOWN:
+		return answer_error(e, j->rq.request_id, KPG_ERR_STATION_UNKNOWN,
+				    out, cap, out_len);
+	case KPG_AUTH_FAILED:
+		counts(e)->auth_failed++;
+		return answer_error(e, j->rq.request_id, KPG_ERR_STATION_AUTH_FAILED,
+				    out, cap, out_len);
+	default:
+		break;
+	}
+	if (v.hmac_ok)
+		j->mac = &v.st->key;
+	return STEP_CONTINUE;
+}
+
+/* A proven station's (station, request id) seen before: the same bytes
+ * get the first answer again, copied; other bytes are a replay. */
+static enum kpg_step replay_stage(struct kpg_engine *e, struct kpg_job *j,
+				  uint8_t *out, uint32_t cap, uint32_t *out_len)
+{
+	uint8_t digest[KPG_REPLAY_DIGEST_LEN];
+	const uint8_t *d = digest, *ans;
+	uint32_t len;
+
+	/* A verified tag already is a keyed digest of every byte before
+	 * it; only requests without one are hashed here. */
+	if (j->mac)
+		d = j->rq.hmac.p;
+	else
+		kpg_station_digest(j->dgram, j->len, digest);
+	switch (kpg_replay_check(e->replay, e->cur_st->hash, j->rq.request_id, d,
+				 j->len, e->now, &j->replay_seq, &ans, &len)) {
+	case KPG_REPLAY_FRESH:
+		j->windowed = true;
+		return STEP_CONTINUE;
+	case KPG_REPLAY_RESCAN:
+		if (len > cap)                   /* cannot be: same bytes, same cap */
+			return withhold(e, j);
+		memcpy(out, ans, len);
+		*out_len = len;
+		counts(e)->rescans++;
+		counts(e)->answered++;
+		return KPG_STEP_REPLY;
+	case KPG_REPLAY_PENDING:
+		/* the first copy is still waiting for its verify; it will be
+		 * answered, and this retry would only queue twice */
+		counts(e)->rescans++;
+		return withhold(e, j);
+	case KPG_REPLAY_REFUSE:
+		counts(e)->replays++;
+		return answer_error(e, j->rq.request_id, KPG_ERR_REPLAY, out, cap, out_len);
+	case KPG_REPLAY_FULL:
+		break;
+	}
+	e->st.replay_full++;
+	return answer_error(e, j->rq.request_id, KPG_ERR_OVERLOADED, out, cap, out_len);
+}
+
+/* Station checks are off without a table: the job is open. */
+static void job_reset(struct kpg_engine *e, struct kpg_job *j)
+{
+	e->cur = NULL;
+	e->cur_number = NULL;
+	e->audit_fresh = false;
+	e->job = j;
+	e->cur_st = NULL;
+	j->auth = KPG_AUTH_NONE;
+	j->queued = false;
+	j->may_tell = true;
+	j->windowed = false;
+	j->mac = NULL;
+}
+
 enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 			       uint8_t *out, uint32_t cap, uint32_t *out_len)
 {
 	const struct kpg_trust_key *key;
+	enum kpg_step step;
 	int r, n;
 
 	e->st.requests++;
-	e->cur = NULL;
-	e->cur_number = NULL;
+	job_reset(e, j);
 	r = kpg_request_parse(j->dgram, j->len, &j->rq);
 	if (r != KPG_REQ_OK) {
 		int err = request_error(r);
@@ -332,14 +500,29 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 			e->st.refused[r]++;
 		if (err < 0)
 			return KPG_STEP_DROP;
+		if (e->stations) {
+			/* no station read: counted as from an unknown one */
+			e->cur_st = kpg_stations_at(e->stations,
+						    kpg_stations_count(e->stations));
+			counts(e)->requests++;
+			j->may_tell = kpg_stations_registered(e->stations, &j->src);
+		}
 		return answer_error(e, 0, (enum kpg_error)err, out, cap, out_len);
 	}
 	e->cur = j;
+	if (e->stations &&
+	    (step = station_stage(e, j, out, cap, out_len)) != STEP_CONTINUE)
+		return step;
 	if (e->trust_err != KPG_ERR_NONE)
 		return answer_error(e, j->rq.request_id, e->trust_err, out, cap, out_len);
 	if (j->rq.scan_time > e->now + e->conf.clock_skew_s ||
 	    j->rq.scan_time < e->now - e->conf.clock_skew_s)
 		return answer_error(e, j->rq.request_id, KPG_ERR_CLOCK_SKEW, out, cap, out_len);
+	/* After the clock check: the window only has to cover scan times
+	 * the clock check still lets through. */
+	if (j->auth == KPG_AUTH_OK &&
+	    (step = replay_stage(e, j, out, cap, out_len)) != STEP_CONTINUE)
+		return step;
 	if (kpg_cert_scan(j->rq.cert.p, j->rq.cert.len) != KPG_WIRE_OK) {
 		e->st.cert_noncanonical++;
 		return answer_error(e, j->rq.request_id, KPG_ERR_NONCANONICAL_CERTIFICATE,
@@ -374,6 +557,29 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 	}
 	e->st.cache_misses++;
 	j->verified = 0;
+	if (e->stations) {
+		/* Charged only now, after the HMAC, and only to a station that
+		 * proved itself: a spoofed source spends the shared bucket of
+		 * unknown senders, never a station's; warm answers cost none. */
+		const struct kpg_station *b = j->auth == KPG_AUTH_OK ? e->cur_st :
+			kpg_stations_at(e->stations, kpg_stations_count(e->stations));
+		struct kpg_station_counts *bc = &kpg_station_lcore(b, e->conf.slot)->c;
+
+		if (!kpg_station_take(b, e->conf.slot, e->now_ns)) {
+			bc->rate_limited++;
+			if (j->auth != KPG_AUTH_OK)
+				return withhold(e, j);
+			return answer_error(e, j->rq.request_id, KPG_ERR_OVERLOADED,
+					    out, cap, out_len);
+		}
+		bc->verifies++;
+	}
+	/* the table may be swapped while the job waits: keep the key */
+	if (j->mac) {
+		j->mac_copy = *j->mac;
+		j->mac = &j->mac_copy;
+	}
+	j->queued = true;
 	return KPG_STEP_VERIFY;
 }
 
@@ -439,13 +645,32 @@ void kpg_engine_verify(struct kpg_engine *e, struct kpg_job **jobs, unsigned n)
 	}
 }
 
+/* A queued job's station row in the table in force now (it may have been
+ * swapped, or the station removed, while the job waited). */
+static void job_resume(struct kpg_engine *e, struct kpg_job *j)
+{
+	const struct kpg_station *s = NULL;
+
+	e->cur = j;
+	e->cur_number = NULL;
+	e->audit_fresh = false;
+	e->job = j;
+	e->cur_st = NULL;
+	j->queued = false;
+	if (e->stations == NULL)
+		return;
+	if (j->auth != KPG_AUTH_NONE && j->rq.station_id.p)
+		s = kpg_stations_find(e->stations, j->rq.station_id.p,
+				      j->rq.station_id.len);
+	e->cur_st = s ? s : kpg_stations_at(e->stations, kpg_stations_count(e->stations));
+}
+
 enum kpg_step kpg_engine_finish(struct kpg_engine *e, struct kpg_job *j,
 				uint8_t *out, uint32_t cap, uint32_t *out_len)
 {
 	const struct kpg_trust_key *key;
 
-	e->cur = j;
-	e->cur_number = NULL;
+	job_resume(e, j);
 	if (e->trust_err != KPG_ERR_NONE)
 		return answer_error(e, j->rq.request_id, e->trust_err, out, cap, out_len);
 	key = kpg_trust_find(e->trust, j->rq.key_id.p);
@@ -458,7 +683,18 @@ enum kpg_step kpg_engine_refuse(struct kpg_engine *e, struct kpg_job *j,
 				enum kpg_error err, uint8_t *out, uint32_t cap,
 				uint32_t *out_len)
 {
-	e->cur = j;
-	e->cur_number = NULL;
+	enum kpg_step step;
+
+	if (!j->queued) {
+		job_reset(e, j);
+		if (kpg_request_parse(j->dgram, j->len, &j->rq) != KPG_REQ_OK)
+			return KPG_STEP_DROP;    /* callers refuse readable ones */
+		e->cur = j;
+		if (e->stations &&
+		    (step = station_stage(e, j, out, cap, out_len)) != STEP_CONTINUE)
+			return step;
+		return answer_error(e, j->rq.request_id, err, out, cap, out_len);
+	}
+	job_resume(e, j);
 	return answer_error(e, j->rq.request_id, err, out, cap, out_len);
 }

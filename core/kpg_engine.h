@@ -1,13 +1,18 @@
 /* kpg_engine.h — one lcore's request pipeline, without DPDK.
  *
- * For each request datagram the gateway calls kpg_engine_stage(): framing
- * and schema pre-scan, clock skew, trust snapshot lookup of the key, key
- * status, canonical signature, then the verified-result cache. A refused or
- * warm request is answered at once. A cold one returns KPG_STEP_VERIFY: the
- * gateway queues the job (the datagram stays in its packet buffer) and later
- * runs kpg_engine_verify() on a batch and kpg_engine_finish() on each job.
- * The engine owns its arena, cache and counters; nothing in it allocates per
- * request, locks or logs. */
+ * For each request datagram the gateway calls kpg_engine_stage(), cheap
+ * checks first: framing and schema pre-scan, station (id, source address,
+ * HMAC), trust snapshot, clock skew, replay window, canonical certificate,
+ * key lookup and status, canonical signature, the verified-result cache,
+ * and last the station's token bucket. A refused or warm request is
+ * answered at once. A cold one returns KPG_STEP_VERIFY: the gateway queues
+ * the job (the datagram stays in its packet buffer) and later runs
+ * kpg_engine_verify() on a batch and kpg_engine_finish() on each job.
+ * With stations configured, error answers go only to proven stations
+ * (valid HMAC or a registered source address): for anyone else the step is
+ * DROP and the station counters say why. The engine owns its arena, cache,
+ * replay window and counters; nothing in it allocates per request, locks
+ * or logs. */
 #ifndef KPG_ENGINE_H
 #define KPG_ENGINE_H
 
@@ -16,6 +21,7 @@
 
 #include "kpg_cache.h"
 #include "kpg_request.h"
+#include "kpg_station.h"
 #include "kpg_trust.h"
 #include "kpg_verdict.h"
 
@@ -25,6 +31,7 @@ struct kpg_engine_conf {
 	int64_t trust_grace_s;           /* list in force usable past next_update */
 	unsigned slot;                   /* this lcore's verifier slot in snapshots */
 	uint32_t arena_bytes;            /* certificate decoding arena */
+	uint32_t replay_entries;         /* replay window of this lcore; 0: 8192 */
 };
 
 /* Counters of one engine; the gateway sums them over lcores when read,
@@ -39,6 +46,7 @@ struct kpg_engine_stats {
 	uint64_t verify_ok, verify_failed;
 	uint64_t cert_noncanonical;
 	uint64_t encode_failed;
+	uint64_t replay_full;            /* window full: answered overloaded */
 };
 
 enum kpg_step {
@@ -50,8 +58,16 @@ enum kpg_step {
 struct kpg_job {
 	const uint8_t *dgram;            /* UDP payload; must stay valid until finished */
 	uint32_t len;
+	struct kpg_addr src;             /* the sender (family 0: not known) */
 	/* engine-private from here on */
 	struct kpg_request rq;
+	uint8_t auth;                    /* enum kpg_station_auth */
+	bool queued;                     /* staged VERIFY, not finished yet */
+	bool may_tell;                   /* errors may be answered */
+	bool windowed;                   /* has a pending replay entry */
+	uint32_t replay_seq;
+	const struct kpg_hmac *mac;      /* answer's HMAC key, NULL: none */
+	struct kpg_hmac mac_copy;        /* ... kept here while queued */
 	uint64_t trust_version;          /* snapshot the job was staged under */
 	struct kpg_cache_key ck;
 	uint8_t sig_canon[KPG_SIG_MAX];
@@ -66,12 +82,15 @@ void kpg_engine_delete(struct kpg_engine *e);
 struct kpg_chain;
 
 /* Once per burst: the trust snapshot in force (NULL if none), the policy
- * chain in force (NULL: the key checks alone judge) and the
- * gateway's UTC clock, read once. It never touches the snapshot of the
- * previous call, which RCU may already have reclaimed: a worker reports
- * quiescence between bursts while the engine still holds that pointer. */
+ * chain in force (NULL: the key checks alone judge), the station table in
+ * force (NULL or empty: every source is served and told its errors) and
+ * the gateway's UTC clock in nanoseconds, read once. It never touches the
+ * snapshots of the previous call, which RCU may already have reclaimed: a
+ * worker reports quiescence between bursts while the engine still holds
+ * those pointers. */
 void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t,
-		      const struct kpg_chain *chain, int64_t now);
+		      const struct kpg_chain *chain,
+		      const struct kpg_stations *stations, int64_t now_ns);
 
 /* out must not overlap the datagram; cap is the most the reply may take
  * (the request's length, so replies never amplify). */
@@ -85,7 +104,9 @@ void kpg_engine_verify(struct kpg_engine *e, struct kpg_job **jobs, unsigned n);
 enum kpg_step kpg_engine_finish(struct kpg_engine *e, struct kpg_job *j,
 				uint8_t *out, uint32_t cap, uint32_t *out_len);
 
-/* Answers a job that cannot be served (cold queue full) with an error. */
+/* Answers a job that cannot be served with an error: a staged one (cold
+ * queue full), or one never staged (a draining gateway), which then gets
+ * the station checks first, so no unproven source hears of it either. */
 enum kpg_step kpg_engine_refuse(struct kpg_engine *e, struct kpg_job *j,
 				enum kpg_error err, uint8_t *out, uint32_t cap,
 				uint32_t *out_len);
@@ -94,7 +115,9 @@ const struct kpg_engine_stats *kpg_engine_stats(const struct kpg_engine *e);
 
 struct kpg_audit_rec;
 /* The audit record of the last answer (a step that returned REPLY); valid
- * until the next stage, finish or refuse. lcore and seq are the caller's. */
+ * until the next stage, finish or refuse. lcore and seq are the caller's.
+ * NULL when that answer was a rescan: the stored original re-sent for the
+ * same bytes, whose decision was recorded when it was made. */
 const struct kpg_audit_rec *kpg_engine_audit(const struct kpg_engine *e);
 
 #endif

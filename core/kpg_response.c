@@ -66,6 +66,14 @@ int kpg_response_encode(const struct kpg_answer *a, uint8_t *out, size_t cap)
 		m.r.has_error = 1;
 		m.r.error = (Kpgate__ErrorCode)a->error;
 	}
+	if (a->hmac) {
+		static const uint8_t zero_tag[KPG_HMAC_LEN];
+
+		/* protobuf-c packs fields by number: 15 comes out last */
+		m.r.has_hmac = 1;
+		m.r.hmac.len = KPG_HMAC_LEN;
+		m.r.hmac.data = (uint8_t *)zero_tag;
+	}
 	m.r.n_verdicts = a->verdicts ? a->verdicts->n : 0;
 	m.r.verdicts = m.vp;
 	for (size_t i = 0; i < m.r.n_verdicts; i++) {

@@ -97,6 +97,7 @@ struct kpg_station_counts {
 	uint64_t auth_failed;            /* bad or missing HMAC, wrong source */
 	uint64_t replays;                /* refused: another request, same id */
 	uint64_t rescans;                /* identical bytes: original re-sent */
+	/* of the bucket: unproven claims of a station count under unknown */
 	uint64_t verifies;               /* cold verifies charged to the bucket */
 	uint64_t rate_limited;           /* bucket empty: overloaded or dropped */
 	uint64_t unanswered;             /* answer withheld from an unproven source */
@@ -124,6 +125,10 @@ struct kpg_station {
 	struct kpg_station_state *state;
 };
 
+/* What a table refuses in one station, said in err: 0 or -EINVAL. */
+int kpg_station_conf_check(const struct kpg_station_conf *c, char *err,
+			   size_t errlen);
+
 struct kpg_stations;
 
 /* Builds a table; stations of prev with the same id (and prev's unknown
@@ -150,6 +155,7 @@ void kpg_station_counts_sum(const struct kpg_stations *t, unsigned i,
 /* ---- what a request proves ---- */
 
 enum kpg_station_auth {
+	KPG_AUTH_NONE,                   /* no station table: nothing checked */
 	KPG_AUTH_OK,                     /* HMAC verified, or registered source */
 	KPG_AUTH_ANON,                   /* served, but unproven: shared bucket */
 	KPG_AUTH_UNKNOWN,                /* id not in the table, not served */
@@ -166,6 +172,9 @@ struct kpg_station_verdict {
 void kpg_stations_check(const struct kpg_stations *t, const struct kpg_request *rq,
 			const uint8_t *dgram, const struct kpg_addr *src,
 			struct kpg_station_verdict *v);
+
+/* SHA-256 of a request that no HMAC vouches for: its replay digest. */
+void kpg_station_digest(const uint8_t *p, size_t len, uint8_t out[32]);
 
 /* Takes one token at now_ns; false when the bucket is empty. */
 bool kpg_station_take(const struct kpg_station *s, unsigned slot, int64_t now_ns);

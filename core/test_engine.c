@@ -14,6 +14,8 @@
 #include "kpg_engine.h"
 #include "kpg_testkit.h"
 
+#define NS 1000000000ll          /* kpg_engine_begin() takes nanoseconds */
+
 static struct kpg_tk_pki pki;
 static int64_t now;
 
@@ -84,7 +86,7 @@ static struct kpg_engine *engine_with(struct kpg_trust *t)
 	struct kpg_engine *e = kpg_engine_new(&conf);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	kpg_engine_begin(e, t, NULL, now);
+	kpg_engine_begin(e, t, NULL, NULL, now * NS);
 	return e;
 }
 
@@ -203,7 +205,7 @@ static void test_revocation_after_cache_hit(void)
 	CU_ASSERT_EQUAL(o.r->decision, KPGATE__DECISION__ACCEPT);
 	done(&o);
 
-	kpg_engine_begin(e, t2, NULL, now);
+	kpg_engine_begin(e, t2, NULL, NULL, now * NS);
 	o = run(e, req, (uint32_t)n);
 	CU_ASSERT_EQUAL(o.r->decision, KPGATE__DECISION__REJECT);
 	CU_ASSERT_EQUAL(verdict(&o, "signature")->reason, KPG_R_KEY_REVOKED);
@@ -228,7 +230,7 @@ static void test_revocation_while_queued(void)
 	uint32_t len;
 
 	CU_ASSERT_EQUAL(kpg_engine_stage(e, &job, out, (uint32_t)n, &len), KPG_STEP_VERIFY);
-	kpg_engine_begin(e, t2, NULL, now);
+	kpg_engine_begin(e, t2, NULL, NULL, now * NS);
 	kpg_engine_verify(e, &jp, 1);
 	CU_ASSERT_EQUAL(kpg_engine_finish(e, &job, out, (uint32_t)n, &len), KPG_STEP_REPLY);
 	Kpgate__ScanResponse *r = kpgate__scan_response__unpack(NULL, len - KPG_HDR_LEN, out + KPG_HDR_LEN);
@@ -315,12 +317,12 @@ static void test_no_list_and_stale_list(void)
 	/* next_update is now + 30 days; grace one hour. */
 	struct kpg_trust *t = kpg_tk_trust(&pki, 1, now, NULL, 1);
 	int64_t edge = kpg_trust_next_update(t) + conf.trust_grace_s;
-	kpg_engine_begin(e, t, NULL, edge);
+	kpg_engine_begin(e, t, NULL, NULL, edge * NS);
 	n = kpg_tk_default_request(&pki, KPG_ALG_ED25519, 78, edge, req, sizeof(req));
 	o = run(e, req, (uint32_t)n);
 	CU_ASSERT_FALSE(o.r->has_error);
 	done(&o);
-	kpg_engine_begin(e, t, NULL, edge + 1);
+	kpg_engine_begin(e, t, NULL, NULL, (edge + 1) * NS);
 	n = kpg_tk_default_request(&pki, KPG_ALG_ED25519, 79, edge + 1, req, sizeof(req));
 	o = run(e, req, (uint32_t)n);
 	CU_ASSERT_EQUAL(o.r->error, KPGATE__ERROR_CODE__TRUST_LIST_STALE);

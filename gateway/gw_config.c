@@ -333,11 +333,13 @@ void gw_config_defaults(struct gw_config *c)
 int gw_config_load(struct gw_config *c, const char *path,
 		   char *err, size_t errlen)
 {
-	/* plugins, stations, audit and metrics are read by their own modules
-	 * (gw_policy, gw_station, gw_audit, gw_metrics) from the same file,
-	 * each with its own file:line errors; here only their shape. */
+	/* plugins, stations (with station_policy), audit and metrics are read
+	 * by their own modules (gw_policy, gw_station, gw_audit, gw_metrics)
+	 * from the same file, each with its own file:line errors; here only
+	 * their shape. */
 	static const char *const top[] = { "gateway", "ports", "trust", "plugins",
-					   "stations", "audit", "metrics", NULL };
+					   "stations", "station_policy", "audit",
+					   "metrics", NULL };
 	struct ctx x = { .path = path, .err = err, .errlen = errlen };
 	const config_setting_t *root, *g;
 	const char *slash;
@@ -406,6 +408,8 @@ int gw_config_load(struct gw_config *c, const char *path,
 		goto out;
 	}
 	c->has_stations = g != NULL;
+	if ((rc = get_group(&x, root, "station_policy", &g)))
+		goto out;
 	rc = 0;
 out:
 	config_destroy(&cf);

@@ -1,7 +1,7 @@
 /* gw_main.c — kpgate: `kpgate [EAL args] -- [-c FILE] [--check-config]`.
  * Reads the config before the EAL starts (so a bad file costs nothing),
- * sets up ports, trust list, workers and telemetry, launches the worker
- * lcores and keeps the main lcore for control: signals set flags only, a
+ * sets up ports, trust list, workers, telemetry and metrics, launches the
+ * worker lcores and keeps the main lcore for control: signals set flags only, a
  * SIGHUP reloads the trust list here. Shutdown is ordered: workers drain
  * and return, ports stop and close, pools and engines are freed, then
  * rte_eal_cleanup(). */
@@ -18,11 +18,15 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
+#include "gw_audit.h"
 #include "gw_config.h"
 #include "gw_log.h"
+#include "gw_metrics.h"
 #include "gw_port.h"
+#include "gw_stats.h"
 #include "gw_telemetry.h"
 #include "gw_policy.h"
+#include "gw_station.h"
 #include "gw_trust.h"
 #include "gw_worker.h"
 
@@ -33,6 +37,7 @@ static struct gw_config cfg;
 static struct gw_ports ports;
 static struct gw_worker *workers[RTE_MAX_LCORE];
 static unsigned n_workers;
+static struct gw_audit_conf audit_conf;
 
 static void on_signal(int sig)
 {
@@ -51,9 +56,10 @@ static void control_poll_slot(int self_slot)
 	if (!reload_requested)
 		return;
 	reload_requested = 0;
-	/* SIGHUP reloads the trust list and the plugin chain. */
+	/* SIGHUP reloads the trust list, the plugin chain and the stations. */
 	if (gw_trust_reload(self_slot, msg, sizeof(msg)) == -EBUSY ||
-	    gw_policy_reload(self_slot, msg, sizeof(msg)) == -EBUSY)
+	    gw_policy_reload(self_slot, msg, sizeof(msg)) == -EBUSY ||
+	    gw_station_reload(self_slot, msg, sizeof(msg)) == -EBUSY)
 		reload_requested = 1;        /* telemetry is reloading: later */
 }
 
@@ -146,6 +152,20 @@ int main(int argc, char **argv)
 	} else {
 		gw_config_defaults(&cfg);
 	}
+	/* The metrics group is the metrics module's; read before the EAL
+	 * like the rest, so --check-config sees its mistakes too. */
+	if (gw_metrics_configure(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kpgate: %s\n", err);
+		return EXIT_FAILURE;
+	}
+	if (gw_audit_conf_load(&cfg, &audit_conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kpgate: %s\n", err);
+		return EXIT_FAILURE;
+	}
+	if (gw_station_configure(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kpgate: %s\n", err);
+		return EXIT_FAILURE;
+	}
 	if (check) {
 		printf("kpgate: %s: config OK\n", conf_path ? conf_path : "defaults");
 		return EXIT_SUCCESS;
@@ -185,6 +205,18 @@ int main(int argc, char **argv)
 		gw_trust_fini();
 		goto out_ports;
 	}
+	if (gw_station_init(n_workers) != 0) {
+		gw_policy_fini();
+		gw_trust_fini();
+		goto out_ports;
+	}
+	/* Answers 503 until the workers are opened to readers below. */
+	if (gw_metrics_start() != 0) {
+		gw_station_fini();
+		gw_policy_fini();
+		gw_trust_fini();
+		goto out_ports;
+	}
 	{
 		unsigned n = n_workers;
 
@@ -196,6 +228,10 @@ int main(int argc, char **argv)
 			n_workers++;
 		}
 	}
+	/* Lanes and the writer before any worker runs: no answer unrecorded. */
+	if (gw_audit_init(&audit_conf, &cfg, workers, n_workers) != 0)
+		goto out_workers;
+	gw_stats_open(workers, n_workers);
 	gw_telemetry_init(workers, n_workers, &ports);
 
 	if (inline_worker) {
@@ -216,9 +252,15 @@ int main(int argc, char **argv)
 	status = EXIT_SUCCESS;
 
 	gw_telemetry_fini();
+	gw_stats_close();
 out_workers:
+	/* Workers returned with their held replies sent: the writer writes
+	 * what is left, syncs and closes the log. */
+	gw_audit_fini();
+	gw_metrics_stop();
 	gw_ports_fini(&ports);
 	workers_delete();
+	gw_station_fini();
 	gw_policy_fini();
 	gw_trust_fini();
 	goto out_eal;

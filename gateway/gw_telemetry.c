@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_telemetry.h>
 #include <rte_version.h>
@@ -13,6 +15,8 @@
 #include "gw_log.h"
 #include "gw_telemetry.h"
 #include "gw_policy.h"
+#include "gw_station.h"
+#include "gw_stats.h"
 #include "gw_trust.h"
 #include "kpg_request.h"
 #include "kpg_verdict.h"
@@ -21,37 +25,14 @@
 #define KPGATE_VERSION "unknown"
 #endif
 
-/* Held while a command reads the workers, so fini() never frees them
- * under a reader. Workers never take it. */
+/* Held while a command reads what init() was given, so fini() never
+ * returns under a reader. Workers never take it. The counters themselves
+ * are read through gw_stats. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_worker *const *workers;
 static unsigned n_workers;
 static const struct gw_ports *ports;
 static time_t started;
-
-struct totals {
-	struct gw_worker_stats w;
-	struct kpg_engine_stats e;
-};
-
-/* Both stats structs are uint64_t counters only: summed word by word. */
-static void add_u64s(void *dst, const void *src, size_t bytes)
-{
-	uint64_t *d = dst;
-	const uint64_t *s = src;
-
-	for (size_t i = 0; i < bytes / sizeof(uint64_t); i++)
-		d[i] += s[i];
-}
-
-static void sum(struct totals *t)
-{
-	memset(t, 0, sizeof(*t));
-	for (unsigned i = 0; i < n_workers; i++) {
-		add_u64s(&t->w, &workers[i]->stats, sizeof(t->w));
-		add_u64s(&t->e, kpg_engine_stats(workers[i]->engine), sizeof(t->e));
-	}
-}
 
 /* Telemetry accepts names of letters, digits and '_' only. */
 static void add_named(struct rte_tel_data *d, const char *name, uint64_t v)
@@ -65,7 +46,7 @@ static void add_named(struct rte_tel_data *d, const char *name, uint64_t v)
 	rte_tel_data_add_dict_u64(d, key, v);
 }
 
-static struct rte_tel_data *errors_dict(const struct totals *t)
+static struct rte_tel_data *errors_dict(const struct gw_stats *t)
 {
 	struct rte_tel_data *d = rte_tel_data_alloc();
 
@@ -87,16 +68,53 @@ static int opened(void)
 	return 0;
 }
 
+/* Core reasons of the checks that did not accept, by name. */
+static struct rte_tel_data *reasons_dict(const struct gw_stats *t)
+{
+	struct rte_tel_data *d = rte_tel_data_alloc();
+
+	if (d == NULL)
+		return NULL;
+	rte_tel_data_start_dict(d);
+	for (int i = 1; i < KPG_R__COUNT; i++)
+		add_named(d, kpg_reason_name(i), t->e.reasons[i]);
+	return d;
+}
+
+/* Answers and their mean latency (RX burst to TX queueing) per path; the
+ * buckets are for Prometheus. */
+static struct rte_tel_data *latency_dict(const struct gw_stats *t)
+{
+	struct rte_tel_data *d = rte_tel_data_alloc();
+	uint64_t hz = rte_get_tsc_hz();
+
+	if (d == NULL)
+		return NULL;
+	rte_tel_data_start_dict(d);
+	for (int p = 0; p < GW_LAT__COUNT; p++) {
+		const struct gw_lat_hist *h = &t->w.lat[p];
+		uint64_t n = 0;
+		char key[32];
+
+		for (int b = 0; b < GW_LAT_BUCKETS; b++)
+			n += h->bucket[b];
+		snprintf(key, sizeof(key), "%s_answers", gw_lat_path_name(p));
+		rte_tel_data_add_dict_u64(d, key, n);
+		snprintf(key, sizeof(key), "%s_mean_ns", gw_lat_path_name(p));
+		rte_tel_data_add_dict_u64(d, key, n && hz ?
+			(uint64_t)((double)h->ticks * 1e9 / (double)hz / (double)n) : 0);
+	}
+	return d;
+}
+
 static int cmd_stats(const char *cmd, const char *params,
 		     struct rte_tel_data *d)
 {
-	struct rte_tel_data *errs;
-	struct totals t;
+	struct rte_tel_data *errs, *reasons, *lat;
+	struct gw_stats t;
 
-	if (opened() != 0)
+	if (gw_stats_read(&t) != 0)
 		return -ESHUTDOWN;
-	sum(&t);
-	pthread_mutex_unlock(&lock);
 
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "rx", t.w.rx);
@@ -117,15 +135,21 @@ static int cmd_stats(const char *cmd, const char *params,
 				  t.w.replies[GW_REPLY_ICMP4_ECHO] +
 				  t.w.replies[GW_REPLY_ICMP6_ECHO]);
 	rte_tel_data_add_dict_u64(d, "nd_replies", t.w.replies[GW_REPLY_ND]);
-	uint64_t dropped = 0;
-
-	for (int i = 1; i < GW_DROP__COUNT; i++)
-		dropped += t.w.drops[i];
-	rte_tel_data_add_dict_u64(d, "dropped", dropped);
+	rte_tel_data_add_dict_u64(d, "dropped", gw_stats_dropped(&t));
 	rte_tel_data_add_dict_u64(d, "idle_sleeps", t.w.idle_sleeps);
+	rte_tel_data_add_dict_u64(d, "in_flight", t.in_flight);
+	rte_tel_data_add_dict_u64(d, "drained", t.w.drained);
+	rte_tel_data_add_dict_u64(d, "audit_backpressure", t.w.audit_backpressure);
+	rte_tel_data_add_dict_u64(d, "audit_ring_full", t.w.audit_ring_full);
 	errs = errors_dict(&t);
 	if (errs)
 		rte_tel_data_add_dict_container(d, "errors", errs, 0);
+	reasons = reasons_dict(&t);
+	if (reasons)
+		rte_tel_data_add_dict_container(d, "reasons", reasons, 0);
+	lat = latency_dict(&t);
+	if (lat)
+		rte_tel_data_add_dict_container(d, "latency", lat, 0);
 	return 0;
 }
 
@@ -133,12 +157,10 @@ static int cmd_drops(const char *cmd, const char *params,
 		     struct rte_tel_data *d)
 {
 	struct rte_tel_data *pkt, *req, *errs;
-	struct totals t;
+	struct gw_stats t;
 
-	if (opened() != 0)
+	if (gw_stats_read(&t) != 0)
 		return -ESHUTDOWN;
-	sum(&t);
-	pthread_mutex_unlock(&lock);
 
 	rte_tel_data_start_dict(d);
 	pkt = rte_tel_data_alloc();
@@ -178,6 +200,7 @@ static int cmd_status(const char *cmd, const char *params,
 	rte_tel_data_add_dict_u64(d, "lcores", n_workers);
 	rte_tel_data_add_dict_u64(d, "ports", ports->n);
 	pthread_mutex_unlock(&lock);
+	rte_tel_data_add_dict_int(d, "draining", gw_worker_draining());
 
 	if (gw_trust_describe(&version, &issued, &next, &keys) == 0) {
 		struct rte_tel_data *t = rte_tel_data_alloc();
@@ -209,19 +232,23 @@ static int cmd_reload(const char *cmd, const char *params,
 	/* Held across the reload: shutdown waits for it to finish. */
 	if (opened() != 0)
 		return -ESHUTDOWN;
-	/* "/kpgate/reload" reloads both; ",trust" or ",plugins" one of them. */
+	/* "/kpgate/reload" reloads all; ",trust", ",plugins" or ",stations"
+	 * one of them. */
 	bool trust = params == NULL || *params == '\0' || strcmp(params, "trust") == 0;
 	bool plugins = params == NULL || *params == '\0' || strcmp(params, "plugins") == 0;
-	char pmsg[RTE_TEL_MAX_STRING_LEN];
-	int prc = 0;
+	bool stations = params == NULL || *params == '\0' || strcmp(params, "stations") == 0;
+	char pmsg[RTE_TEL_MAX_STRING_LEN], smsg[RTE_TEL_MAX_STRING_LEN];
+	int prc = 0, src = 0;
 
-	if (!trust && !plugins) {
+	if (!trust && !plugins && !stations) {
 		pthread_mutex_unlock(&lock);
 		return -EINVAL;
 	}
 	rc = trust ? gw_trust_reload(-1, msg, sizeof(msg)) : 0;
 	if (plugins)
 		prc = gw_policy_reload(-1, pmsg, sizeof(pmsg));
+	if (stations)
+		src = gw_station_reload(-1, smsg, sizeof(smsg));
 	pthread_mutex_unlock(&lock);
 
 	rte_tel_data_start_dict(d);
@@ -238,6 +265,104 @@ static int cmd_reload(const char *cmd, const char *params,
 		rte_tel_data_add_dict_string(d, "plugins", prc == 0 ? "loaded" : "refused");
 		rte_tel_data_add_dict_string(d, "plugins_reason", pmsg);
 	}
+	if (stations) {
+		rte_tel_data_add_dict_string(d, "stations", src == 0 ? "loaded" : "refused");
+		rte_tel_data_add_dict_string(d, "stations_reason", smsg);
+	}
+	return 0;
+}
+
+/* Keys per /kpgate/keys page: at most ~470 bytes of JSON each (a 127-byte
+ * authority name escaped), so a page stays under telemetry's 16 KiB reply,
+ * beyond which entries would be silently left out. */
+#define KEYS_PAGE 32
+
+static const char *key_status_name(enum kpg_key_status s)
+{
+	switch (s) {
+	case KPG_KEY_ACTIVE: return "active";
+	case KPG_KEY_RETIRED: return "retired";
+	case KPG_KEY_REVOKED: return "revoked";
+	}
+	return "unknown";
+}
+
+static void add_key(void *arg, const struct kpg_trust_key *k)
+{
+	struct rte_tel_data *d = arg, *e = rte_tel_data_alloc();
+	char id[2 * KPG_KEY_ID_LEN + 1];
+
+	if (e == NULL)
+		return;
+	for (unsigned i = 0; i < KPG_KEY_ID_LEN; i++)
+		snprintf(id + 2 * i, 3, "%02x", k->key_id[i]);
+	rte_tel_data_start_dict(e);
+	rte_tel_data_add_dict_string(e, "participant", k->participant);
+	rte_tel_data_add_dict_string(e, "alg", kpg_alg_name(k->alg));
+	rte_tel_data_add_dict_string(e, "status", key_status_name(k->status));
+	rte_tel_data_add_dict_string(e, "authority", k->authority ? k->authority : "");
+	/* dict ints are 32 bits: instants (positive) go as u64 */
+	rte_tel_data_add_dict_u64(e, "not_before", (uint64_t)k->not_before);
+	rte_tel_data_add_dict_u64(e, "not_after", (uint64_t)k->not_after);
+	rte_tel_data_add_dict_u64(e, "status_since", (uint64_t)k->status_since);
+	rte_tel_data_add_dict_container(d, id, e, 0);
+}
+
+/* "/kpgate/keys,OFFSET": one page of the trust list in force, keyed by key
+ * id; the client asks again from offset + count until total. version
+ * tells a page of another list (a reload in between). */
+static int cmd_keys(const char *cmd, const char *params,
+		    struct rte_tel_data *d)
+{
+	unsigned long offset = 0;
+	uint64_t version;
+	unsigned total;
+	char *end;
+
+	if (params && *params) {
+		errno = 0;
+		offset = strtoul(params, &end, 10);
+		if (errno || *end || offset > UINT32_MAX)
+			return -EINVAL;
+	}
+	rte_tel_data_start_dict(d);
+	if (gw_trust_keys((unsigned)offset, KEYS_PAGE, add_key, d, &version,
+			  &total) != 0) {
+		rte_tel_data_add_dict_string(d, "trust_list", "none");
+		return 0;
+	}
+	rte_tel_data_add_dict_u64(d, "version", version);
+	rte_tel_data_add_dict_u64(d, "total", total);
+	rte_tel_data_add_dict_u64(d, "offset", offset);
+	rte_tel_data_add_dict_u64(d, "count", offset < total ?
+				  RTE_MIN(total - offset, (unsigned long)KEYS_PAGE) : 0);
+	return 0;
+}
+
+/* "/kpgate/drain" (or ",on") starts draining, ",off" resumes, ",status"
+ * only tells; every form says the state and what is still queued. */
+static int cmd_drain(const char *cmd, const char *params,
+		     struct rte_tel_data *d)
+{
+	struct gw_stats t;
+
+	if (params == NULL || *params == '\0' || strcmp(params, "on") == 0) {
+		if (!gw_worker_draining())
+			GW_LOG(NOTICE, "draining: new requests are answered overloaded\n");
+		gw_worker_drain(true);
+	} else if (strcmp(params, "off") == 0) {
+		if (gw_worker_draining())
+			GW_LOG(NOTICE, "drain ended: taking requests again\n");
+		gw_worker_drain(false);
+	} else if (strcmp(params, "status") != 0) {
+		return -EINVAL;
+	}
+	if (gw_stats_read(&t) != 0)
+		return -ESHUTDOWN;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_int(d, "draining", gw_worker_draining());
+	rte_tel_data_add_dict_u64(d, "in_flight", t.in_flight);
+	rte_tel_data_add_dict_u64(d, "drained", t.w.drained);
 	return 0;
 }
 
@@ -289,9 +414,13 @@ int gw_telemetry_init(struct gw_worker *const *w, unsigned n,
 	    (rc = rte_telemetry_register_cmd("/kpgate/status", cmd_status,
 			"Version, uptime, lcores, ports, trust list in force")) ||
 	    (rc = rte_telemetry_register_cmd("/kpgate/reload", cmd_reload,
-			"Reload trust list and plugins (param: trust or plugins for one); says what loaded or why refused")) ||
+			"Reload trust list, plugins and stations (param: trust, plugins or stations for one); says what loaded or why refused")) ||
 	    (rc = rte_telemetry_register_cmd("/kpgate/plugins", cmd_plugins,
-			"Per plugin: place in the chain (-1: out) and decisions, summed over lcores")))
+			"Per plugin: place in the chain (-1: out) and decisions, summed over lcores")) ||
+	    (rc = rte_telemetry_register_cmd("/kpgate/keys", cmd_keys,
+			"Trust list keys from the offset given, one page")) ||
+	    (rc = rte_telemetry_register_cmd("/kpgate/drain", cmd_drain,
+			"Drain: on (default), off or status")))
 		GW_LOG(WARNING, "telemetry commands not registered: %s\n",
 		       strerror(-rc));
 	return rc;

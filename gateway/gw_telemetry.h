@@ -4,7 +4,10 @@
  *   /kpgate/drops   every drop reason by name: packet, request, error
  *   /kpgate/status  version, uptime, lcores, ports, trust list in force
  *   /kpgate/reload  reloads the trust list, says the version or refusal
- * Counters are per lcore and summed here, on read. */
+ *   /kpgate/plugins per plugin: place in the chain, decisions
+ *   /kpgate/keys    the trust list's keys, a page from the offset given
+ *   /kpgate/drain   drain on (default), off, or status
+ * Counters are per lcore and summed on read, by gw_stats. */
 #ifndef GW_TELEMETRY_H
 #define GW_TELEMETRY_H
 

@@ -163,3 +163,22 @@ int gw_trust_describe(uint64_t *version, int64_t *issued_at,
 	pthread_mutex_unlock(&lock);
 	return rc;
 }
+
+int gw_trust_keys(unsigned offset, unsigned max,
+		  void (*fn)(void *arg, const struct kpg_trust_key *k),
+		  void *arg, uint64_t *version, unsigned *total)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	if (gw_trust_snapshot == NULL) {
+		pthread_mutex_unlock(&lock);
+		return -ENOENT;
+	}
+	*version = kpg_trust_version(gw_trust_snapshot);
+	*total = n = kpg_trust_key_count(gw_trust_snapshot);
+	for (unsigned i = offset; i < n && i - offset < max; i++)
+		fn(arg, kpg_trust_key_at(gw_trust_snapshot, i));
+	pthread_mutex_unlock(&lock);
+	return 0;
+}

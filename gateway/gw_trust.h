@@ -50,4 +50,11 @@ int gw_trust_reload(int self_slot, char *msg, size_t len);
 int gw_trust_describe(uint64_t *version, int64_t *issued_at,
 		      int64_t *next_update, unsigned *keys);
 
+/* Calls fn, under the lock, for keys offset .. offset + max - 1 of the list
+ * in force, in its order, and says its version and key count: 0, or
+ * -ENOENT when no list is in force. */
+int gw_trust_keys(unsigned offset, unsigned max,
+		  void (*fn)(void *arg, const struct kpg_trust_key *k),
+		  void *arg, uint64_t *version, unsigned *total);
+
 #endif

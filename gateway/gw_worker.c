@@ -4,13 +4,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#include "gw_audit.h"
 #include "gw_log.h"
 #include "gw_policy.h"
+#include "gw_station.h"
 #include "gw_trust.h"
 #include "gw_worker.h"
 
@@ -28,6 +31,23 @@ void gw_worker_stop_all(void)
 bool gw_worker_stopping(void)
 {
 	return __atomic_load_n(&quit, __ATOMIC_RELAXED) != 0;
+}
+
+static int draining;
+
+void gw_worker_drain(bool on)
+{
+	__atomic_store_n(&draining, on, __ATOMIC_RELAXED);
+}
+
+bool gw_worker_draining(void)
+{
+	return __atomic_load_n(&draining, __ATOMIC_RELAXED) != 0;
+}
+
+uint32_t gw_worker_in_flight(const struct gw_worker *w)
+{
+	return __atomic_load_n(&w->cold_n, __ATOMIC_RELAXED);
 }
 
 static void *zalloc(const char *what, size_t n, unsigned lcore)
@@ -48,6 +68,7 @@ struct gw_worker *gw_worker_new(unsigned index, unsigned lcore,
 		.trust_grace_s = c->trust_grace_s,
 		.slot = index,
 		.arena_bytes = GW_ARENA_BYTES,
+		.replay_entries = gw_station_replay_entries(),
 	};
 	struct gw_worker *w = zalloc("gw_worker", sizeof(*w), lcore);
 
@@ -61,6 +82,7 @@ struct gw_worker *gw_worker_new(unsigned index, unsigned lcore,
 	w->idle_polls = c->idle_polls;
 	w->idle_sleep.tv_sec = c->idle_sleep_us / 1000000;
 	w->idle_sleep.tv_nsec = (long)(c->idle_sleep_us % 1000000) * 1000;
+	gw_lat_bounds_ticks(rte_get_tsc_hz(), w->lat_bound);
 	for (unsigned i = 0; i < ps->n; i++)
 		if (index < ps->port[i].n_rxq) {
 			w->rx[w->n_rx].port = (uint16_t)i;
@@ -147,11 +169,51 @@ static inline void job_put(struct gw_worker *w, struct kpg_job *j)
 	w->free_jobs[w->n_free++] = j;
 }
 
+/* Held replies whose audit records are durable now go out, in order,
+ * straight to the device: one fdatasync can free hundreds at once, and
+ * what the TX ring cannot take stays held for the next loop instead of
+ * being dropped. */
+static void audit_release(struct gw_worker *w)
+{
+	struct rte_mbuf *m, *pkts[GW_BURST_MAX];
+	uint16_t port[GW_BURST_MAX], pi;
+	uint32_t len[GW_BURST_MAX], n, i, j;
+
+	do {
+		for (n = 0; n < GW_BURST_MAX &&
+		     (m = gw_audit_ready(w->audit, &pi, &len[n])) != NULL; n++) {
+			m->data_len = (uint16_t)len[n];
+			m->pkt_len = len[n];
+			m->ol_flags = 0;
+			pkts[n] = m;
+			port[n] = pi;
+		}
+		for (i = 0; i < n; i = j) {
+			uint16_t sent;
+
+			for (j = i; j < n && port[j] == port[i]; j++)
+				;
+			sent = rte_eth_tx_burst(w->ports->port[port[i]].port_id,
+						(uint16_t)w->index, &pkts[i],
+						(uint16_t)(j - i));
+			w->stats.tx += sent;
+			w->stats.answered += sent;
+			if (sent < j - i) {
+				/* back at the head, in order */
+				for (uint32_t k = n; k-- > i + sent;)
+					gw_audit_unready(w->audit, pkts[k], port[k], len[k]);
+				return;
+			}
+		}
+	} while (n == GW_BURST_MAX);
+}
+
 /* The engine's step for a request: its answer goes out in the request's
- * own mbuf (addresses swapped), or the mbuf is freed. */
+ * own mbuf (addresses swapped), or the mbuf is freed. An answer counts in
+ * the latency histogram of its path, from the TSC of its RX burst. */
 static void answer(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 		   const struct gw_pkt_info *info, enum kpg_step step,
-		   uint32_t out_len)
+		   uint32_t out_len, enum gw_lat_path path, uint64_t rx_tsc)
 {
 	const struct gw_port *p = &w->ports->port[pi];
 
@@ -163,9 +225,32 @@ static void answer(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 		drop(w, m, GW_DROP_REPLY_FAILED);
 		return;
 	}
+	/* The audit record first: the reply overwrites the request, which
+	 * an accepted certificate's confirmation is made from. */
+	enum gw_audit_fate fate = gw_audit_record(w->audit,
+		kpg_engine_audit(w->engine),
+		rte_pktmbuf_mtod_offset(m, const uint8_t *, info->payload),
+		info->payload_len);
+
+	if (unlikely(fate == GW_AUDIT_LOST)) {
+		w->stats.audit_ring_full++;
+		if (w->audit->hold) {        /* never a reply whose record is lost */
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
 	uint32_t len = gw_pkt_reply(&p->ifc, rte_pktmbuf_mtod(m, uint8_t *),
 				    info, w->scratch, out_len);
 
+	gw_lat_count(&w->stats.lat[path], w->lat_bound, rte_rdtsc() - rx_tsc);
+	if (fate == GW_AUDIT_HOLD) {
+		/* Sent by audit_release() once its record is durable. */
+		if (unlikely(!gw_audit_hold(w->audit, m, pi, len))) {
+			w->stats.audit_backpressure++;
+			rte_pktmbuf_free(m);
+		}
+		return;
+	}
 	w->stats.answered++;
 	tx_queue(w, pi, m, len);
 }
@@ -177,9 +262,30 @@ static void request(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 	enum kpg_step step;
 	uint32_t out_len = 0;
 
+	if (unlikely(!gw_audit_admit(w->audit, w->cold_n))) {
+		/* Its reply could not be held until its record is durable:
+		 * dropped before the engine, so no plugin commits it. */
+		w->stats.audit_backpressure++;
+		job_put(w, j);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	w->stats.requests++;
 	j->dgram = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->payload);
 	j->len = info->payload_len;
+	gw_station_source(rte_pktmbuf_mtod(m, const uint8_t *), info, &j->src);
+	if (unlikely(gw_worker_draining()) &&
+	    kpg_request_parse(j->dgram, j->len, &j->rq) == KPG_REQ_OK) {
+		/* Refused before any check, so no plugin commits a request
+		 * this gateway will not judge; unreadable ones are staged
+		 * below and answered their error as usual. */
+		w->stats.drained++;
+		step = kpg_engine_refuse(w->engine, j, KPG_ERR_OVERLOADED,
+					 w->scratch, info->payload_len, &out_len);
+		job_put(w, j);
+		answer(w, pi, m, info, step, out_len, GW_LAT_WARM, w->rx_tsc);
+		return;
+	}
 	step = kpg_engine_stage(w->engine, j, w->scratch, info->payload_len,
 				&out_len);
 	if (step == KPG_STEP_VERIFY) {
@@ -194,6 +300,7 @@ static void request(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 			c->m = m;
 			c->pi = *info;
 			c->port = pi;
+			c->rx_tsc = w->rx_tsc;
 			w->cold_n++;
 			return;
 		}
@@ -204,7 +311,7 @@ static void request(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m,
 					 w->scratch, info->payload_len, &out_len);
 	}
 	job_put(w, j);
-	answer(w, pi, m, info, step, out_len);
+	answer(w, pi, m, info, step, out_len, GW_LAT_WARM, w->rx_tsc);
 }
 
 static void rx_one(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m)
@@ -255,7 +362,8 @@ static void cold_run(struct gw_worker *w)
 		step = kpg_engine_finish(w->engine, c->job, w->scratch,
 					 c->pi.payload_len, &out_len);
 		job_put(w, c->job);
-		answer(w, c->port, c->m, &c->pi, step, out_len);
+		answer(w, c->port, c->m, &c->pi, step, out_len, GW_LAT_COLD,
+		       c->rx_tsc);
 		if (++w->cold_head == w->cold_size)
 			w->cold_head = 0;
 		w->cold_n--;
@@ -270,7 +378,7 @@ static inline void burst_begin(struct gw_worker *w)
 	/* vDSO: no syscall; one reading serves the whole burst. */
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	kpg_engine_begin(w->engine, gw_trust_current(), gw_policy_current(),
-			 now.tv_sec);
+			 gw_station_current(), now.tv_sec * 1000000000ll + now.tv_nsec);
 }
 
 static unsigned loop_once(struct gw_worker *w)
@@ -285,6 +393,7 @@ static unsigned loop_once(struct gw_worker *w)
 					      w->rx[r].queue, pkts,
 					      (uint16_t)w->burst);
 
+		w->rx_tsc = rte_rdtsc();
 		w->stats.rx += n;
 		total += n;
 		for (uint16_t i = 0; i < n; i++) {
@@ -294,10 +403,33 @@ static unsigned loop_once(struct gw_worker *w)
 		}
 	}
 	/* Warm answers leave before any cold verify of this burst. */
+	audit_release(w);
 	tx_flush(w);
 	cold_run(w);
 	gw_trust_quiescent(w->index);
 	return total;
+}
+
+/* At stop: held replies leave as their records become durable; a writer
+ * that cannot write gets a few seconds, then they are dropped unsent. */
+static void audit_drain(struct gw_worker *w)
+{
+	uint64_t deadline = rte_rdtsc() + 5 * rte_get_tsc_hz();
+	struct timespec pause = { 0, 50000 };
+
+	while (gw_audit_held_n(w->audit) != 0) {
+		audit_release(w);
+		tx_flush(w);
+		if (gw_audit_held_n(w->audit) == 0)
+			break;
+		if (rte_rdtsc() > deadline) {
+			GW_LOG(ERR, "worker %u: %u replies dropped at stop: their "
+			       "audit records never became durable\n", w->index,
+			       gw_audit_drop_held(w->audit));
+			break;
+		}
+		nanosleep(&pause, NULL);
+	}
 }
 
 int gw_worker_main(void *arg)
@@ -314,7 +446,8 @@ int gw_worker_main(void *arg)
 	while (!gw_worker_stopping()) {
 		if (w->control)
 			w->control();
-		if (loop_once(w) != 0 || w->cold_n != 0) {
+		if (loop_once(w) != 0 || w->cold_n != 0 ||
+		    gw_audit_held_n(w->audit) != 0) {
 			empty = 0;
 			continue;
 		}
@@ -333,6 +466,7 @@ int gw_worker_main(void *arg)
 		cold_run(w);
 		gw_trust_quiescent(w->index);
 	}
+	audit_drain(w);
 	tx_flush(w);
 	gw_trust_reader_offline(w->index);
 	GW_LOG(INFO, "worker %u stopped: %" PRIu64 " rx, %" PRIu64 " tx\n",

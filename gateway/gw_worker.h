@@ -4,7 +4,7 @@
  * counters. Per loop: RX burst, answer what is answerable at once, send
  * those first, then verify at most verifies_per_loop cold jobs as one batch
  * and send their answers. Nothing here allocates, locks, logs or makes a
- * syscall per packet; counters are summed by readers (gw_telemetry). */
+ * syscall per packet; counters are summed by readers (gw_stats). */
 #ifndef GW_WORKER_H
 #define GW_WORKER_H
 
@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 
 #include "gw_config.h"
+#include "gw_latency.h"
 #include "gw_pkt.h"
 #include "gw_port.h"
 #include "kpg_engine.h"
@@ -27,13 +28,21 @@ struct gw_worker_stats {
 	uint64_t replies[GW_REPLY_ND + 1];  /* ARP, echo and ND answers by kind */
 	uint64_t drops[GW_DROP__COUNT];
 	uint64_t idle_sleeps;
+	uint64_t drained;                /* answered overloaded while draining */
+	uint64_t audit_backpressure;     /* dropped: held replies at audit.held_max */
+	uint64_t audit_ring_full;        /* audit ring full: async lost the record,
+					  * written/synced dropped the reply */
+	struct gw_lat_hist lat[GW_LAT__COUNT];  /* RX burst to TX queueing */
 } __rte_cache_aligned;
+
+struct gw_audit_lane;
 
 struct gw_cold {
 	struct kpg_job *job;
 	struct rte_mbuf *m;
 	struct gw_pkt_info pi;
 	uint16_t port;                   /* index into gw_ports */
+	uint64_t rx_tsc;                 /* of its RX burst */
 };
 
 struct gw_rxq {
@@ -49,6 +58,7 @@ struct gw_worker {
 	uint32_t burst, verifies_per_loop, idle_polls;
 	struct timespec idle_sleep;      /* zero: busy poll */
 	void (*control)(void);           /* main lcore only: between bursts */
+	struct gw_audit_lane *audit;     /* NULL: no audit (gw_audit.h) */
 
 	unsigned n_rx;
 	struct gw_rxq rx[GW_PORTS_MAX];
@@ -58,6 +68,9 @@ struct gw_worker {
 	struct kpg_job *jobs;            /* cold_size + 1: one is being staged */
 	struct kpg_job **free_jobs;
 	uint32_t n_free;
+
+	uint64_t rx_tsc;                 /* TSC at the last RX burst */
+	uint64_t lat_bound[GW_LAT_BOUNDS];  /* gw_lat_bound_ns in ticks */
 
 	uint16_t n_tx[GW_PORTS_MAX];
 	struct rte_mbuf *tx[GW_PORTS_MAX][GW_BURST_MAX];
@@ -75,6 +88,14 @@ void gw_worker_delete(struct gw_worker *w);
 /* The lcore entry point (arg: struct gw_worker *). Returns after a stop
  * request once its cold queue is drained and sent. */
 int gw_worker_main(void *arg);
+
+/* Draining: every readable new request is answered overloaded (stations
+ * go to another gateway) before any check runs; what is queued is still
+ * answered. Turned on and off by control threads, read by the workers. */
+void gw_worker_drain(bool on);
+bool gw_worker_draining(void);
+/* Requests of w waiting in its cold queue, read from a control thread. */
+uint32_t gw_worker_in_flight(const struct gw_worker *w);
 
 /* Async-signal-safe: asks every worker to stop. */
 void gw_worker_stop_all(void);

@@ -10,6 +10,7 @@ addresses, never routed anywhere). No hugepages, no PCI, idle polling.
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -133,6 +134,14 @@ class Gateway:
         except ValueError:
             answer = {"stdout": r.stdout, "stderr": r.stderr}
         return r.returncode, answer
+
+    def mac(self):
+        """The gateway port's MAC, as the station side learns it by ARP
+        (for hand-built frames); None if ARP got no answer."""
+        self.ns("ping", "-c", "1", "-W", "2", GW4, check=False)
+        out = self.ns("ip", "neigh", "show", GW4).stdout
+        m = re.search(r"lladdr ([0-9a-f:]{17})", out)
+        return m.group(1) if m else None
 
     # -- telemetry -------------------------------------------------------
     def telemetry(self, command):

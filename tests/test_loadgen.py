@@ -49,6 +49,7 @@ class LoadgenTest(unittest.TestCase):
 
     def test_every_request_answered_with_its_decision(self):
         before = self.gw.telemetry("/kpgate/stats")
+        self.assertIsNotNone(before, "/kpgate/stats answered null")
         rc, doc, err = lgharness.loadgen(
             BUILD, self.lg_prefix, self.sock,
             ["--pki", self.dir, "--count", COUNT, "--rate", 2000,
@@ -89,6 +90,7 @@ class LoadgenTest(unittest.TestCase):
         # The gateway saw each request once, and served the warm ones
         # from its cache (the warm-up made them hot).
         after = self.gw.telemetry("/kpgate/stats")
+        self.assertIsNotNone(after, "/kpgate/stats answered null")
         warmup = doc.get("warmup", {}).get("sent", 0)
         self.assertEqual(after["requests"] - before["requests"], COUNT + warmup)
         self.assertGreaterEqual(after["cache_hits"] - before["cache_hits"],

@@ -46,6 +46,7 @@ ninja -C "$dir" "${harnesses[@]/#/tests/fuzz/fuzz_}"
 # UBSan reports are crashes too, not lines in a log.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp
 mkdir -p "$dir/fuzz-crashes"
 rc=0
 for h in "${harnesses[@]}"; do
@@ -61,7 +62,8 @@ for h in "${harnesses[@]}"; do
     echo "fuzz: $h FAILED, see $dir/fuzz-$h.log and $dir/fuzz-crashes/" >&2
     rc=1
   fi
+  # a crash prints the final stats twice
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
-    "$dir/fuzz-$h.log" | sed "s/^/fuzz: $h /" || true
+    "$dir/fuzz-$h.log" | awk '!seen[$0]++' | sed "s/^/fuzz: $h /" || true
 done
 exit $rc

@@ -9,7 +9,8 @@ pkgs=(
   libssl-dev libsodium-dev
   libprotobuf-c-dev protobuf-c-compiler
   libcunit1-dev libconfig-dev libjansson-dev
-  iproute2 iputils-ping python3 procps
+  libmicrohttpd-dev prometheus
+  iproute2 iputils-ping python3 procps strace
 )
 
 missing=()

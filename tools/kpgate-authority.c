@@ -17,6 +17,7 @@
 
 #include "kpgate.pb-c.h"
 #include "kpg_cert.h"
+#include "kpg_confirm.h"
 #include "kpg_date.h"
 #include "kpg_sign.h"
 #include "kpg_trust.h"
@@ -43,6 +44,9 @@ static const char usage_text[] =
 	"  show FILE\n"
 	"      prints a certificate (.kpc) or trust list as JSON; signatures are\n"
 	"      not checked\n"
+	"  verify-confirmation --pub CHECKPOINT.pub FILE.kpic\n"
+	"      checks a KP import confirmation against the checkpoint's public key\n"
+	"      and prints it as JSON\n"
 	"\n"
 	"TIME is ISO 8601 UTC (2026-11-24T00:00:00Z) or Unix seconds.\n";
 
@@ -1035,6 +1039,75 @@ static int cmd_show(const char *path)
 	return rc;
 }
 
+/* --- import confirmations ------------------------------------------------- */
+
+/* A checkpoint's KP import confirmation (docs/protocol.md): signature by
+ * the given key, canonical bytes; then what it confirms, as JSON. */
+static int cmd_verify_confirmation(const char *pub, const char *path)
+{
+	Kpgate__ImportConfirmation *ic = NULL;
+	uint8_t spki[KPG_SPKI_MAX], *buf;
+	char reason[256];
+	json_t *o, *a;
+	size_t len;
+	int n, rc;
+
+	n = kpg_spki_read_pem(pub, spki, sizeof(spki));
+	if (n < 0)
+		return refuse("%s: not a PEM public key: %s", pub, strerror(-n));
+	rc = kpg_file_read(path, FILE_MAX, &buf, &len);
+	if (rc < 0)
+		return refuse("%s: cannot read: %s", path, strerror(-rc));
+	rc = kpg_confirm_verify(buf, len, spki, (size_t)n, &ic, reason, sizeof(reason));
+	free(buf);
+	if (rc < 0)
+		return refuse("%s: refused: %s", path, reason);
+	o = json_object();
+	json_object_set_new(o, "type", json_string("import_confirmation"));
+	json_object_set_new(o, "signature", json_string("valid"));
+	json_object_set_new(o, "certificate_number", jstr(ic->certificate_number));
+	json_object_set_new(o, "issuing_participant", jstr(ic->issuing_participant));
+	json_object_set_new(o, "issuing_authority", jstr(ic->issuing_authority));
+	json_object_set_new(o, "exporter", jparty(ic->exporter));
+	json_object_set_new(o, "importer", jparty(ic->importer));
+	json_object_set_new(o, "importing_participant", jstr(ic->importing_participant));
+	json_object_set_new(o, "parcels", json_integer(ic->parcels));
+	json_object_set_new(o, "carats", jcenti(ic->carats_centi));
+	json_object_set_new(o, "value_usd", jcenti(ic->value_usd_cents));
+	a = json_array();
+	for (size_t i = 0; i < ic->n_lines; i++) {
+		json_t *l = json_object();
+
+		json_object_set_new(l, "hs", json_string(hs_name(ic->lines[i]->hs_code)));
+		json_object_set_new(l, "carats", jcenti(ic->lines[i]->carats_centi));
+		json_object_set_new(l, "value_usd", jcenti(ic->lines[i]->value_usd_cents));
+		json_array_append_new(a, l);
+	}
+	json_object_set_new(o, "lines", a);
+	json_object_set_new(o, "certificate_issue_date", jdate(ic->certificate_issue_date));
+	json_object_set_new(o, "confirmed_at", jtime(ic->confirmed_at));
+	json_object_set_new(o, "checkpoint", jstr(ic->checkpoint));
+	json_object_set_new(o, "certificate_sha256",
+			    jhex(ic->certificate_sha256.data, ic->certificate_sha256.len));
+	json_object_set_new(o, "certificate_key_id",
+			    jhex(ic->certificate_key_id.data, ic->certificate_key_id.len));
+	json_object_set_new(o, "trust_list_version",
+			    json_integer((json_int_t)ic->trust_list_version));
+	json_object_set_new(o, "station", jstr(ic->station_id));
+	char rid[24];
+
+	/* 64-bit ids as a string: JSON readers round large numbers */
+	snprintf(rid, sizeof(rid), "%" PRIu64, ic->request_id);
+	json_object_set_new(o, "request_id", json_string(rid));
+	json_object_set_new(o, "audit_lcore", json_integer(ic->audit_lcore));
+	json_object_set_new(o, "audit_seq", json_integer((json_int_t)ic->audit_seq));
+	rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ? -1 : 0;
+	putchar('\n');
+	json_decref(o);
+	kpgate__import_confirmation__free_unpacked(ic, NULL);
+	return rc < 0 ? refuse("cannot write JSON") : 0;
+}
+
 /* --- command line ---------------------------------------------------------- */
 
 enum { OPT_ALG = 'a', OPT_OUT = 'o', OPT_KEY = 'k', OPT_IN = 'i',
@@ -1104,6 +1177,22 @@ int main(int argc, char **argv)
 		if (argc != 3)
 			return usage("show takes one FILE");
 		rc = cmd_show(argv[2]);
+		goto done;
+	}
+	if (strcmp(cmd, "verify-confirmation") == 0) {
+		const char *pub = NULL, *file = NULL;
+
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--pub") == 0 && i + 1 < argc && !pub)
+				pub = argv[++i];
+			else if (argv[i][0] != '-' && !file)
+				file = argv[i];
+			else
+				return usage("verify-confirmation takes --pub KEY.pub and one FILE");
+		}
+		if (pub == NULL || file == NULL)
+			return usage("verify-confirmation takes --pub KEY.pub and one FILE");
+		rc = cmd_verify_confirmation(pub, file);
 		goto done;
 	}
 	if (!allowed(cmd, OPT_OUT))

@@ -3,7 +3,9 @@
  * Reads a signed certificate (.kpc, as kpgate-authority issues it), adds
  * the station's measurements, sends one scan request to a gateway and
  * prints the decision and every verdict in words (or JSON with --json).
- * The exit status says the decision, so scripts can act on it. */
+ * The exit status says the decision, so scripts can act on it. With the
+ * station's key (--hmac-key or --key-file) the request carries an
+ * HMAC-SHA-256 and only answers whose HMAC verifies are believed. */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -20,6 +22,7 @@
 
 #include "kpg_limits.h"
 #include "kpg_request_build.h"
+#include "kpg_station.h"
 #include "kpg_verdict.h"
 #include "kpgate.pb-c.h"
 
@@ -48,6 +51,8 @@ struct opts {
 	int timeout_ms;
 	int tries;
 	int json;
+	bool has_key;
+	uint8_t key[KPG_HMAC_KEY_LEN];
 };
 
 static void usage(FILE *f)
@@ -68,8 +73,12 @@ static void usage(FILE *f)
 		"      --tries N            sends before giving up (default 3)\n"
 		"      --raw FILE           send FILE's bytes as the datagram, unchanged\n"
 		"      --write-request FILE write the datagram to FILE and send nothing\n"
+		"      --hmac-key HEX       the station's key (64 hex digits): sign the\n"
+		"                           request, believe only answers it verifies\n"
+		"      --key-file FILE      the same, read from FILE\n"
 		"      --json               print the answer as JSON\n\n"
-		"Exit status: 0 accept, 1 refer, 2 reject, 3 error answer, 4 no answer,\n"
+		"Exit status: 0 accept, 1 refer, 2 reject, 3 error answer (or, with a\n"
+		"key, only answers whose HMAC failed), 4 no answer,\n"
 		"5 local failure, 64 usage.\n",
 		KPG_UDP_PORT_DEFAULT);
 }
@@ -87,7 +96,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_PARCELS = 256, O_MASS, O_SEAL, O_TIMEOUT, O_TRIES, O_RAW, O_WRITE, O_JSON };
+	enum { O_PARCELS = 256, O_MASS, O_SEAL, O_TIMEOUT, O_TRIES, O_RAW, O_WRITE, O_JSON,
+	       O_HMAC_KEY, O_KEY_FILE };
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
 		{ "port", required_argument, NULL, 'p' },
@@ -102,6 +112,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "raw", required_argument, NULL, O_RAW },
 		{ "write-request", required_argument, NULL, O_WRITE },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "hmac-key", required_argument, NULL, O_HMAC_KEY },
+		{ "key-file", required_argument, NULL, O_KEY_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +165,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_RAW: o->raw_path = optarg; break;
 		case O_WRITE: o->write_path = optarg; break;
 		case O_JSON: o->json = 1; break;
+		case O_HMAC_KEY:
+			if (kpg_hmac_key_parse(optarg, o->key) < 0)
+				goto bad;
+			o->has_key = true;
+			break;
+		case O_KEY_FILE: {
+			char err[512];
+
+			if (kpg_hmac_key_read(optarg, o->key, err, sizeof(err)) < 0) {
+				fprintf(stderr, "kpgate-scan: %s\n", err);
+				return -1;
+			}
+			o->has_key = true;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -220,10 +247,20 @@ static int open_socket(const struct opts *o, struct sockaddr_storage *to, sockle
 	return fd;
 }
 
+/* Answers to our request that a key did not let us believe. */
+struct unbelieved {
+	unsigned bad_hmac;               /* field 15 present, did not verify */
+	unsigned unsigned_n;             /* no field 15 */
+	int error;                       /* what the last unsigned one said */
+};
+
 /* Sends and waits for the answer carrying our request id; stray or
- * malformed datagrams are ignored. Returns the answer length or -1. */
-static int exchange(int fd, const struct opts *o, const uint8_t *req, size_t len,
-		    uint64_t request_id, uint8_t *ans, size_t cap)
+ * malformed datagrams are ignored, and with a key so are answers whose
+ * HMAC does not verify (a forger must not end the wait). Returns the
+ * answer length or -1. */
+static int exchange(int fd, const struct opts *o, const struct kpg_hmac *mac,
+		    const uint8_t *req, size_t len, uint64_t request_id,
+		    uint8_t *ans, size_t cap, struct unbelieved *u)
 {
 	for (int t = 0; t < o->tries; t++) {
 		struct timespec start, now;
@@ -255,9 +292,23 @@ static int exchange(int fd, const struct opts *o, const uint8_t *req, size_t len
 				continue;
 			/* An answer to a request we could not parse carries id 0. */
 			int ours = r->request_id == request_id || r->request_id == 0;
+			int error = r->has_error ? (int)r->error : 0;
 			kpgate__scan_response__free_unpacked(r, NULL);
-			if (ours)
-				return (int)n;
+			if (!ours)
+				continue;
+			if (mac) {
+				int v = kpg_hmac_check_response(mac, ans, (size_t)n);
+
+				if (v == 0) {
+					u->unsigned_n++;
+					u->error = error;
+				} else if (v < 0) {
+					u->bad_hmac++;
+				}
+				if (v != 1)
+					continue;
+			}
+			return (int)n;
 		}
 	}
 	return -1;
@@ -335,6 +386,8 @@ int main(int argc, char **argv)
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	struct opts o = { 0 };
+	struct kpg_hmac mac;
+	struct unbelieved u = { 0 };
 	size_t cert_len = 0, req_len = 0;
 	int fd, n, rc;
 
@@ -365,6 +418,18 @@ int main(int argc, char **argv)
 		}
 		req_len = (size_t)n;
 	}
+	if (o.has_key && !o.raw_path) {
+		kpg_hmac_init(&mac, o.key, sizeof(o.key));
+		n = kpg_hmac_sign_request(&mac, req, req_len, KPG_DATAGRAM_MAX);
+		if (n < 0) {
+			fprintf(stderr, "kpgate-scan: %s: no room left for the HMAC "
+				"in one datagram\n", o.cert_path);
+			return EXIT_LOCAL;
+		}
+		req_len = (size_t)n;
+	} else if (o.has_key) {
+		kpg_hmac_init(&mac, o.key, sizeof(o.key));   /* --raw: as given */
+	}
 	if (o.write_path) {
 		FILE *f = fopen(o.write_path, "wb");
 
@@ -378,8 +443,28 @@ int main(int argc, char **argv)
 	fd = open_socket(&o, &to, &tolen);
 	if (fd < 0)
 		return EXIT_LOCAL;
-	n = exchange(fd, &o, req, req_len, o.request_id, ans, sizeof(ans));
+	n = exchange(fd, &o, o.has_key ? &mac : NULL, req, req_len, o.request_id,
+		     ans, sizeof(ans), &u);
 	close(fd);
+	if (n < 0 && (u.bad_hmac || u.unsigned_n)) {
+		char why[160];
+
+		if (u.bad_hmac)
+			snprintf(why, sizeof(why), "%u answer(s) whose HMAC did not "
+				 "verify with the station key", u.bad_hmac);
+		else
+			snprintf(why, sizeof(why), "an answer without HMAC (it said: %s)",
+				 u.error ? kpg_error_name((enum kpg_error)u.error)
+					 : "a decision");
+		if (o.json)
+			printf("{\"request_id\": %llu, \"decision\": null, \"error\": "
+			       "\"answer_not_authenticated\", \"detail\": \"%s\"}\n",
+			       (unsigned long long)o.request_id, why);
+		else
+			printf("REFUSED: %s\n", why);
+		fprintf(stderr, "kpgate-scan: answer refused: %s\n", why);
+		return EXIT_ERROR_ANSWER;
+	}
 	if (n < 0) {
 		if (o.json)
 			printf("{\"request_id\": %llu, \"decision\": null, \"error\": \"no_answer\"}\n",

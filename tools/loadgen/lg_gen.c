@@ -506,14 +506,15 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 	double per_tick = c->rate > 0 ? c->rate / (double)hz : 0;
 	struct timespec idle = { 0, (long)c->idle_us * 1000L };
 	struct live lv = { 0 };
+	struct lg_sched sched0, sched1, watched0, watched1;
 	bool sending = true;
 
 	result_reset(r);
 	r->rate = c->rate;
 	/* Time lost to other processes on these cores, to tell a disturbed
 	 * measurement (read before and after, not while sending). */
-	r->wait_self_ns = lg_sched_wait_ns(0);
-	r->wait_watched_ns = c->watch_pid > 0 ? lg_sched_wait_ns(c->watch_pid) : 0;
+	sched0 = lg_sched_read(0);
+	watched0 = lg_sched_read(c->watch_pid > 0 ? c->watch_pid : -1);
 	g->r = r;
 	g->warm_cursor = 0;
 	if (c->warmup && limit == 0)
@@ -576,9 +577,11 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 				nanosleep(&idle, NULL);
 		}
 	}
-	r->wait_self_ns = lg_sched_wait_ns(0) - r->wait_self_ns;
-	if (c->watch_pid > 0)
-		r->wait_watched_ns = lg_sched_wait_ns(c->watch_pid) - r->wait_watched_ns;
+	sched1 = lg_sched_read(0);
+	watched1 = lg_sched_read(c->watch_pid > 0 ? c->watch_pid : -1);
+	r->wait_self_ns = sched1.wait_ns - sched0.wait_ns;
+	r->wait_watched_ns = watched1.wait_ns - watched0.wait_ns;
+	r->run_watched_ns = watched1.run_ns - watched0.run_ns;
 	r->unmatched += g->anon_credit;
 	g->anon_credit = 0;
 	if (r->seconds <= 0)

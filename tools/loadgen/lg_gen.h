@@ -65,6 +65,7 @@ struct lg_result {
 	uint64_t queue_sent[LG_QUEUES_SHOWN];    /* how the 5-tuple hash spread them */
 	uint64_t wait_self_ns;           /* our threads runnable, not running */
 	uint64_t wait_watched_ns;        /* the same for watch_pid */
+	uint64_t run_watched_ns;         /* watch_pid's time on a CPU */
 	struct lg_kind_stats kind[LG_K__COUNT];
 	struct lg_hist all;
 	struct lg_hist by_kind[LG_K__COUNT];

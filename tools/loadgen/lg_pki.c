@@ -2,7 +2,6 @@
  * lg_pki.h. A certificate file is "KPLGCRT1", a little-endian u32 count,
  * then per certificate a u16 length and the SignedCertificate bytes. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "kpg_sign.h"
 #include "kpg_trust_build.h"
 #include "kpgate.pb-c.h"
+#include "lg_err.h"
 #include "lg_pki.h"
 
 #define LG_DAY 86400
@@ -31,19 +31,6 @@ const char *lg_pki_participant(enum kpg_alg alg)
 {
 	return (unsigned)alg < LG_ALGS && issuers[alg].participant ?
 	       issuers[alg].participant : "??";
-}
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
 }
 
 static void path_of(char *buf, size_t cap, const char *dir, const char *name)
@@ -103,7 +90,7 @@ static int write_certs(const char *path, const struct kpg_signer *s,
 
 	file = malloc(cap);
 	if (file == NULL)
-		return fail(err, errlen, -ENOMEM, "out of memory for %u certificates", n);
+		return lg_err(err, errlen, -ENOMEM, "out of memory for %u certificates", n);
 	memcpy(file, LG_CERT_MAGIC, 8);
 	for (unsigned k = 0; k < 4; k++)
 		file[8 + k] = (uint8_t)(n >> (8 * k));
@@ -114,7 +101,7 @@ static int write_certs(const char *path, const struct kpg_signer *s,
 			goto out;
 		if (len > UINT16_MAX || used + 2 + len > cap) {
 			free(sc);
-			rc = fail(err, errlen, -EMSGSIZE, "certificate %u: %zu bytes", i, len);
+			rc = lg_err(err, errlen, -EMSGSIZE, "certificate %u: %zu bytes", i, len);
 			goto out;
 		}
 		file[used] = (uint8_t)len;
@@ -125,7 +112,7 @@ static int write_certs(const char *path, const struct kpg_signer *s,
 	}
 	rc = kpg_file_write(path, file, used, 0644);
 	if (rc < 0)
-		fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		lg_err(err, errlen, rc, "%s: %s", path, strerror(-rc));
 out:
 	free(file);
 	return rc;
@@ -162,17 +149,17 @@ int lg_pki_make(const char *dir, const struct lg_pki_spec *spec, char *err,
 	int rc = -EIO;
 
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "%s: %s", dir, strerror(errno));
+		return lg_err(err, errlen, -errno, "%s: %s", dir, strerror(errno));
 	anchor = kpg_signer_generate(KPG_ALG_ED25519, 0);
 	rogue = kpg_signer_generate(KPG_ALG_ED25519, 0);
 	if (anchor == NULL || rogue == NULL) {
-		fail(err, errlen, -EIO, "cannot generate keys");
+		lg_err(err, errlen, -EIO, "cannot generate keys");
 		goto out;
 	}
 	path_of(key, sizeof(key), dir, "anchor.key");
 	path_of(pub, sizeof(pub), dir, "anchor.pub");
 	if (kpg_signer_save(anchor, key, pub) < 0) {
-		fail(err, errlen, -EIO, "%s: cannot write", key);
+		lg_err(err, errlen, -EIO, "%s: cannot write", key);
 		goto out;
 	}
 	d.version = 1;
@@ -183,7 +170,7 @@ int lg_pki_make(const char *dir, const struct lg_pki_spec *spec, char *err,
 
 		auth[a] = kpg_signer_generate((enum kpg_alg)a, 0);
 		if (auth[a] == NULL) {
-			fail(err, errlen, -EIO, "cannot generate a %s key",
+			lg_err(err, errlen, -EIO, "cannot generate a %s key",
 			     kpg_alg_name((enum kpg_alg)a));
 			goto out;
 		}
@@ -193,24 +180,24 @@ int lg_pki_make(const char *dir, const struct lg_pki_spec *spec, char *err,
 		path_of(pub, sizeof(pub), dir, name);
 		if (kpg_signer_save(auth[a], key, pub) < 0 ||
 		    add_key(&d, auth[a], (enum kpg_alg)a, spec->now) < 0) {
-			fail(err, errlen, -EIO, "%s: cannot write or list", key);
+			lg_err(err, errlen, -EIO, "%s: cannot write or list", key);
 			goto out;
 		}
 	}
 	for (unsigned i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		if (kpg_tlist_add_participant(&d, parts[i], KPG_PARTICIPANT_MEMBER) < 0) {
-			fail(err, errlen, -ENOMEM, "out of memory");
+			lg_err(err, errlen, -ENOMEM, "out of memory");
 			goto out;
 		}
 	rc = kpg_tlist_build(&d, anchor, &list, &list_len);
 	if (rc < 0) {
-		fail(err, errlen, rc, "cannot build the trust list: %s", strerror(-rc));
+		lg_err(err, errlen, rc, "cannot build the trust list: %s", strerror(-rc));
 		goto out;
 	}
 	path_of(file, sizeof(file), dir, "trust.kptl");
 	rc = kpg_file_write(file, list, list_len, 0644);
 	if (rc < 0) {
-		fail(err, errlen, rc, "%s: %s", file, strerror(-rc));
+		lg_err(err, errlen, rc, "%s: %s", file, strerror(-rc));
 		goto out;
 	}
 	for (unsigned a = KPG_ALG_ECDSA_P256_SHA256; a < LG_ALGS; a++) {
@@ -257,10 +244,10 @@ static int load_certs(struct lg_certs *c, const char *path, char *err,
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		return lg_err(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	if (len < 12 || memcmp(buf, LG_CERT_MAGIC, 8) != 0) {
 		free(buf);
-		return fail(err, errlen, -EBADMSG, "%s: not a certificate file", path);
+		return lg_err(err, errlen, -EBADMSG, "%s: not a certificate file", path);
 	}
 	n = (unsigned)buf[8] | (unsigned)buf[9] << 8 | (unsigned)buf[10] << 16 |
 	    (unsigned)buf[11] << 24;
@@ -268,7 +255,7 @@ static int load_certs(struct lg_certs *c, const char *path, char *err,
 	c->len = calloc(n ? n : 1, sizeof(*c->len));
 	c->buf = buf;
 	if (c->cert == NULL || c->len == NULL)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return lg_err(err, errlen, -ENOMEM, "out of memory");
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t l;
 
@@ -284,7 +271,7 @@ static int load_certs(struct lg_certs *c, const char *path, char *err,
 	}
 	return 0;
 trunc:
-	return fail(err, errlen, -EBADMSG, "%s: truncated after %u certificates",
+	return lg_err(err, errlen, -EBADMSG, "%s: truncated after %u certificates",
 		    path, c->n);
 }
 

@@ -1,6 +1,5 @@
 /* lg_pool.c — the prebuilt request frames; see lg_pool.h. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "kpg_limits.h"
 #include "kpg_pb.h"
 #include "kpg_request_build.h"
+#include "lg_err.h"
 #include "lg_pool.h"
 
 #define LG_FRAME_ALIGN 64u
@@ -40,19 +40,6 @@ static const char *const kind_names[LG_K__COUNT] = {
 const char *lg_kind_name(enum lg_kind k)
 {
 	return (unsigned)k < LG_K__COUNT ? kind_names[k] : "?";
-}
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
 }
 
 void lg_station(unsigned k, bool ipv6, struct lg_endpoint *ep)
@@ -203,15 +190,15 @@ static int add(struct builder *b, enum lg_kind kind, unsigned alg,
 	int n;
 
 	if (p->n == b->cap_entries)
-		return fail(err, errlen, -ENOSPC, "pool: too many entries");
+		return lg_err(err, errlen, -ENOSPC, "pool: too many entries");
 	snprintf(station_id, sizeof(station_id), "lg-%06u", k);
 	n = kpg_request_build(&s, dgram, sizeof(dgram));
 	if (n < 0)
-		return fail(err, errlen, n, "cannot build a %s request: %s",
+		return lg_err(err, errlen, n, "cannot build a %s request: %s",
 			    lg_kind_name(kind), strerror(-n));
 	len = (uint32_t)n;
 	if (locate(dgram, len, &id_off, &time_off) < 0)
-		return fail(err, errlen, -EBADMSG, "request id or scan_time not at fixed width");
+		return lg_err(err, errlen, -EBADMSG, "request id or scan_time not at fixed width");
 	if (kind == LG_K_MALFORMED) {
 		len = (uint32_t)((double)len * LG_MALFORMED_CUT);
 		if (time_off + LG_TIME_LEN > len)
@@ -221,13 +208,13 @@ static int add(struct builder *b, enum lg_kind kind, unsigned alg,
 	memcpy(src.mac, c->mac, 6);
 	dst.ipv6 = v6;
 	if (p->frames_len + LG_FRAME_ALIGN + len + 128 > b->cap_frames)
-		return fail(err, errlen, -ENOSPC, "pool: out of frame space");
+		return lg_err(err, errlen, -ENOSPC, "pool: out of frame space");
 	e = &p->e[p->n];
 	e->off = (uint32_t)p->frames_len;
 	flen = lg_frame_udp(p->frames + e->off, (uint32_t)(b->cap_frames - e->off),
 			    &src, &dst, dgram, len, &l4);
 	if (flen == 0 || flen > UINT16_MAX)
-		return fail(err, errlen, -EMSGSIZE, "frame does not fit");
+		return lg_err(err, errlen, -EMSGSIZE, "frame does not fit");
 	e->len = (uint16_t)flen;
 	e->l4 = (uint16_t)l4;
 	e->id_off = (uint16_t)(l4 + LG_UDP_LEN + id_off);
@@ -260,7 +247,7 @@ static int add_group(struct builder *b, struct lg_group *g, enum lg_kind kind,
 
 		if (kind == LG_K_FORGED) {
 			if (len > sizeof(forged) || forge(sc, len, forged) < 0)
-				return fail(err, errlen, -EBADMSG, "cannot forge certificate %u", i);
+				return lg_err(err, errlen, -EBADMSG, "cannot forge certificate %u", i);
 			sc = forged;
 		}
 		rc = add(b, kind, alg, sc, len, err, errlen);
@@ -280,25 +267,25 @@ int lg_pool_build(struct lg_pool *p, const struct lg_pki *pki,
 
 	memset(p, 0, sizeof(*p));
 	if (c->stations == 0 || c->queues == 0 || c->queues > 255)
-		return fail(err, errlen, -EINVAL, "stations and queues (1..255) must be set");
+		return lg_err(err, errlen, -EINVAL, "stations and queues (1..255) must be set");
 	for (unsigned a = 1; a < LG_ALGS; a++)
 		if (c->alg[a]) {
 			if (pki->alg[a].n < 2)
-				return fail(err, errlen, -ENOENT,
+				return lg_err(err, errlen, -ENOENT,
 					    "no %s certificates (make the PKI again)",
 					    kpg_alg_name((enum kpg_alg)a));
 			b.cap_entries += pki->alg[a].n + c->forged;
 			any++;
 		}
 	if (!any)
-		return fail(err, errlen, -EINVAL, "no algorithm in the mix");
+		return lg_err(err, errlen, -EINVAL, "no algorithm in the mix");
 	b.cap_entries += c->unknown + c->malformed;
 	b.cap_frames = (size_t)b.cap_entries * (KPG_DATAGRAM_MAX + 128u);
 	p->e = calloc(b.cap_entries, sizeof(*p->e));
 	p->frames = aligned_alloc(LG_FRAME_ALIGN, b.cap_frames);
 	if (p->e == NULL || p->frames == NULL) {
 		lg_pool_free(p);
-		return fail(err, errlen, -ENOMEM, "out of memory for %u requests",
+		return lg_err(err, errlen, -ENOMEM, "out of memory for %u requests",
 			    b.cap_entries);
 	}
 	p->queues = c->queues;
@@ -328,7 +315,7 @@ int lg_pool_build(struct lg_pool *p, const struct lg_pki *pki,
 		unsigned n = c->unknown < pki->rogue.n ? c->unknown : pki->rogue.n;
 
 		if (n == 0) {
-			rc = fail(err, errlen, -ENOENT, "no rogue certificates in the PKI");
+			rc = lg_err(err, errlen, -ENOENT, "no rogue certificates in the PKI");
 			goto fail;
 		}
 		rc = add_group(&b, &p->unknown, LG_K_UNKNOWN, 0, &pki->rogue, 0, n,

@@ -132,6 +132,7 @@ json_t *lg_report_json(const struct lg_result *r, const char *label)
 	json_object_set_new(o, "cpu_wait_ms", json_pack("{s:f, s:f}",
 		"generator", (double)r->wait_self_ns / 1e6,
 		"watched", (double)r->wait_watched_ns / 1e6));
+	json_object_set_new(o, "watched_cpu_ms", json_real((double)r->run_watched_ns / 1e6));
 	return o;
 }
 

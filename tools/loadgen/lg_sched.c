@@ -1,5 +1,5 @@
-/* lg_sched.c — run-queue wait from /proc/PID/task/TID/schedstat (its
- * second field); see lg_sched.h. */
+/* lg_sched.c — CPU time and run-queue wait from /proc/PID/task/TID/schedstat
+ * (its first two fields); see lg_sched.h. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,17 +7,17 @@
 
 #include "lg_sched.h"
 
-uint64_t lg_sched_wait_ns(pid_t pid)
+struct lg_sched lg_sched_read(pid_t pid)
 {
+	struct lg_sched total = { 0, 0 };     /* the busiest thread */
 	char path[64];
 	struct dirent *de;
-	uint64_t total = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid ? (int)pid : (int)getpid());
 	d = opendir(path);
 	if (d == NULL)
-		return 0;
+		return total;
 	while ((de = readdir(d)) != NULL) {
 		char file[384];
 		uint64_t run, wait;
@@ -29,8 +29,11 @@ uint64_t lg_sched_wait_ns(pid_t pid)
 		f = fopen(file, "r");
 		if (f == NULL)
 			continue;
-		if (fscanf(f, "%" SCNu64 " %" SCNu64, &run, &wait) == 2)
-			total += wait;
+		if (fscanf(f, "%" SCNu64 " %" SCNu64, &run, &wait) == 2 &&
+		    run >= total.run_ns) {
+			total.run_ns = run;
+			total.wait_ns = wait;
+		}
 		fclose(f);
 	}
 	closedir(d);

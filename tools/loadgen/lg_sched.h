@@ -7,8 +7,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Nanoseconds all threads of pid (0: this process) spent runnable but not
- * running since they started; 0 when unknown. */
-uint64_t lg_sched_wait_ns(pid_t pid);
+struct lg_sched {
+	uint64_t run_ns;                 /* on a CPU */
+	uint64_t wait_ns;                /* runnable, waiting for a CPU */
+};
+
+/* Of the thread of pid (0: this process) that ran longest, since it
+ * started: the busy-polling lcore, whose waits are what loses packets
+ * (other threads sleep, and their waits would only add noise). Zeros when
+ * unknown. */
+struct lg_sched lg_sched_read(pid_t pid);
 
 #endif

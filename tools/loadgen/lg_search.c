@@ -43,7 +43,7 @@ static int trial(struct search *s, double rate, double seconds, const char *what
 	int rc;
 
 	double waited_ms;
-	unsigned tries = 0;
+	unsigned tries = 0, retries = seconds > s->sc->trial_s ? 0 : s->sc->retries;
 
 	if (s->n == LG_TRIALS_MAX)
 		return -E2BIG;
@@ -61,10 +61,10 @@ static int trial(struct search *s, double rate, double seconds, const char *what
 		if (rc < 0)
 			return rc;
 		waited_ms = (double)(s->r->wait_self_ns + s->r->wait_watched_ns) / 1e6;
-		if (waited_ms > s->sc->disturbed_ms && tries < s->sc->retries)
+		if (waited_ms > s->sc->disturbed_ms && tries < retries)
 			fprintf(s->f, "%-8s %10.0f/s disturbed (waited %.1f ms for a CPU): again\n",
 				what, rate, waited_ms);
-	} while (waited_ms > s->sc->disturbed_ms && tries++ < s->sc->retries);
+	} while (waited_ms > s->sc->disturbed_ms && tries++ < retries);
 	t = &s->t[s->n++];
 	t->rate = rate;
 	t->offered = (double)s->r->attempted / (s->r->seconds > 0 ? s->r->seconds : 1);

@@ -1,0 +1,330 @@
+/* gw_station_conf.c — `station_policy` and `stations` -> struct
+ * gw_station_conf; see gw_station_conf.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "gw_station_conf.h"
+
+struct ctx {
+	const char *file;
+	const char *dir;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+	int n = snprintf(x->err, x->errlen, "%s:%u: ", f ? f : x->file,
+			 s ? config_setting_source_line(s) : 0u);
+	va_list ap;
+
+	if (n >= 0 && (size_t)n < x->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int only_keys(struct ctx *x, const config_setting_t *g, const char *what,
+		     const char *const *keys)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const char *const *k;
+
+		for (k = keys; *k && (!name || strcmp(name, *k) != 0); k++)
+			;
+		if (*k == NULL)
+			return fail(x, s, "unknown key '%s' in %s", name ? name : "?", what);
+	}
+	return 0;
+}
+
+static int get_u32(struct ctx *x, const config_setting_t *g, const char *name,
+		   uint32_t min, uint32_t max, uint32_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail(x, s, "'%s' must be an integer", name);
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(x, s, "'%s' = %lld is out of range [%u, %u]", name, v,
+			    min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A string setting that must be one of words; its index in *out. */
+static int get_word(struct ctx *x, const config_setting_t *g, const char *name,
+		    const char *const *words, int *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	const char *v;
+
+	if (s == NULL)
+		return 0;
+	v = config_setting_type(s) == CONFIG_TYPE_STRING ?
+	    config_setting_get_string(s) : NULL;
+	for (int i = 0; v && words[i]; i++)
+		if (strcmp(v, words[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	return fail(x, s, "'%s' must be \"%s\" or \"%s\"%s%s%s", name, words[0],
+		    words[1], words[2] ? " or \"" : "", words[2] ? words[2] : "",
+		    words[2] ? "\"" : "");
+}
+
+/* Same order as enum kpg_hmac_mode. */
+static const char *const hmac_words[] = { "required", "optional", "off", NULL };
+
+static int parse_policy(struct ctx *x, const config_setting_t *g,
+			struct gw_station_conf *c, struct kpg_station_conf *dflt)
+{
+	static const char *const keys[] = { "hmac", "unknown", "rate", "burst",
+		"unknown_rate", "unknown_burst", "replay_entries", NULL };
+	static const char *const unknown_words[] = { "refuse", "serve", NULL };
+	int hmac = (int)dflt->hmac, unknown = c->t.allow_unknown;
+	int rc;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(x, g, "'station_policy' must be a group { ... }");
+	if ((rc = only_keys(x, g, "station_policy", keys)) ||
+	    (rc = get_word(x, g, "hmac", hmac_words, &hmac)) ||
+	    (rc = get_word(x, g, "unknown", unknown_words, &unknown)) ||
+	    (rc = get_u32(x, g, "rate", 1, KPG_STATION_RATE_MAX, &dflt->rate)) ||
+	    (rc = get_u32(x, g, "burst", 1, KPG_STATION_RATE_MAX, &dflt->burst)) ||
+	    (rc = get_u32(x, g, "unknown_rate", 1, KPG_STATION_RATE_MAX,
+			  &c->t.unknown_rate)) ||
+	    (rc = get_u32(x, g, "unknown_burst", 1, KPG_STATION_RATE_MAX,
+			  &c->t.unknown_burst)) ||
+	    (rc = get_u32(x, g, "replay_entries", 64, 1u << 24, &c->replay_entries)))
+		return rc;
+	dflt->hmac = (enum kpg_hmac_mode)hmac;
+	c->t.allow_unknown = unknown == 1;
+	return 0;
+}
+
+static int parse_addresses(struct ctx *x, const config_setting_t *l,
+			   struct kpg_station_conf *sc)
+{
+	int n = config_setting_length(l);
+
+	if (config_setting_type(l) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(l) != CONFIG_TYPE_LIST)
+		return fail(x, l, "'addresses' must be an array of strings [ ... ]");
+	if (n < 1 || n > (int)KPG_STATION_ADDRS_MAX)
+		return fail(x, l, "'addresses' must list 1 to %u addresses",
+			    KPG_STATION_ADDRS_MAX);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(l, (unsigned)i);
+		const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ?
+				config_setting_get_string(s) : "";
+		struct kpg_addr *a = &sc->addrs[i];
+
+		if (inet_pton(AF_INET, v, a->a) == 1)
+			a->family = 4;
+		else if (inet_pton(AF_INET6, v, a->a) == 1)
+			a->family = 6;
+		else
+			return fail(x, l, "'%s' is not an IPv4 or IPv6 address", v);
+	}
+	sc->n_addrs = (unsigned)n;
+	return 0;
+}
+
+static int parse_key(struct ctx *x, const config_setting_t *g,
+		     struct kpg_station_conf *sc)
+{
+	const config_setting_t *hex = config_setting_get_member(g, "key");
+	const config_setting_t *file = config_setting_get_member(g, "key_file");
+	char path[4096], why[512];
+
+	if (hex && file)
+		return fail(x, file, "give 'key' or 'key_file', not both");
+	if (hex) {
+		if (config_setting_type(hex) != CONFIG_TYPE_STRING ||
+		    kpg_hmac_key_parse(config_setting_get_string(hex), sc->key) < 0)
+			return fail(x, hex, "'key' must be %u hex digits",
+				    2 * KPG_HMAC_KEY_LEN);
+		sc->has_key = true;
+	} else if (file) {
+		const char *v = config_setting_type(file) == CONFIG_TYPE_STRING ?
+				config_setting_get_string(file) : "";
+
+		if (v[0] == '\0')
+			return fail(x, file, "'key_file' must name a file");
+		if (snprintf(path, sizeof(path), "%s%s%s", v[0] == '/' ? "" : x->dir,
+			     v[0] == '/' ? "" : "/", v) >= (int)sizeof(path))
+			return fail(x, file, "'key_file' is too long");
+		if (kpg_hmac_key_read(path, sc->key, why, sizeof(why)) < 0)
+			return fail(x, file, "%s", why);
+		sc->has_key = true;
+	}
+	return 0;
+}
+
+static int parse_station(struct ctx *x, const config_setting_t *g,
+			 const struct kpg_station_conf *dflt,
+			 struct kpg_station_conf *sc, char *id)
+{
+	static const char *const keys[] = { "id", "key", "key_file", "hmac",
+		"rate", "burst", "addresses", NULL };
+	const config_setting_t *s;
+	int hmac, rc;
+	char why[256];
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return fail(x, g, "each station must be a group { id = ...; ... }");
+	if ((rc = only_keys(x, g, "a station", keys)))
+		return rc;
+	s = config_setting_get_member(g, "id");
+	if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s ? s : g, "a station needs 'id', a string");
+	snprintf(id, KPG_STATION_ID_MAX + 1, "%s", config_setting_get_string(s));
+	*sc = *dflt;
+	/* a too-long id is cut here, and refused below by the full one */
+	sc->id = strlen(config_setting_get_string(s)) > KPG_STATION_ID_MAX ?
+		 config_setting_get_string(s) : id;
+	hmac = (int)sc->hmac;
+	if ((rc = get_word(x, g, "hmac", hmac_words, &hmac)) ||
+	    (rc = get_u32(x, g, "rate", 1, KPG_STATION_RATE_MAX, &sc->rate)) ||
+	    (rc = get_u32(x, g, "burst", 1, KPG_STATION_RATE_MAX, &sc->burst)) ||
+	    (rc = parse_key(x, g, sc)))
+		return rc;
+	sc->hmac = (enum kpg_hmac_mode)hmac;
+	s = config_setting_get_member(g, "addresses");
+	if (s && (rc = parse_addresses(x, s, sc)))
+		return rc;
+	if (kpg_station_conf_check(sc, why, sizeof(why)) < 0)
+		return fail(x, g, "%s", why);
+	sc->id = id;
+	return 0;
+}
+
+struct by_id {
+	const char *id;
+	const config_setting_t *s;
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(((const struct by_id *)a)->id, ((const struct by_id *)b)->id);
+}
+
+/* Sorted, so a thousand stations cost no quadratic scan. */
+static int refuse_duplicates(struct ctx *x, const config_setting_t *l,
+			     const struct gw_station_conf *c)
+{
+	struct by_id *v = calloc(c->t.n ? c->t.n : 1, sizeof(*v));
+	int rc = 0;
+
+	if (v == NULL)
+		return fail(x, l, "out of memory");
+	for (unsigned i = 0; i < c->t.n; i++)
+		v[i] = (struct by_id){ c->list[i].id, config_setting_get_elem(l, i) };
+	qsort(v, c->t.n, sizeof(*v), cmp_id);
+	for (unsigned i = 1; i < c->t.n && rc == 0; i++)
+		if (strcmp(v[i - 1].id, v[i].id) == 0) {
+			const config_setting_t *later =
+				config_setting_source_line(v[i].s) >
+				config_setting_source_line(v[i - 1].s) ? v[i].s : v[i - 1].s;
+
+			rc = fail(x, later, "station '%s' is listed twice", v[i].id);
+		}
+	free(v);
+	return rc;
+}
+
+void gw_station_conf_free(struct gw_station_conf *c)
+{
+	if (c->list)
+		memset(c->list, 0, c->t.n * sizeof(*c->list));   /* the keys */
+	free(c->list);
+	free(c->ids);
+	c->list = NULL;
+	c->ids = NULL;
+	c->t.stations = NULL;
+	c->t.n = 0;
+}
+
+int gw_station_conf_load(const char *file, const char *dir,
+			 struct gw_station_conf *c, char *err, size_t errlen)
+{
+	struct ctx x = { .file = file, .dir = dir, .err = err, .errlen = errlen };
+	struct kpg_station_conf dflt = { .hmac = KPG_HMAC_REQUIRED, .rate = 100,
+					 .burst = 200 };
+	const config_setting_t *l, *g;
+	config_t cf;
+	int n, rc = 0;
+
+	*c = (struct gw_station_conf){
+		.replay_entries = GW_REPLAY_ENTRIES_DEFAULT,
+		.t = { .unknown_rate = 20, .unknown_burst = 40 },
+	};
+	if (file == NULL || file[0] == '\0')
+		return 0;
+	config_init(&cf);
+	config_set_include_dir(&cf, dir);
+	if (!config_read_file(&cf, file)) {
+		snprintf(err, errlen, "%s:%d: %s",
+			 config_error_file(&cf) ? config_error_file(&cf) : file,
+			 config_error_line(&cf), config_error_text(&cf));
+		rc = -EINVAL;
+		goto out;
+	}
+	g = config_lookup(&cf, "station_policy");
+	if (g && (rc = parse_policy(&x, g, c, &dflt)))
+		goto out;
+	l = config_lookup(&cf, "stations");
+	if (l == NULL) {
+		if (g)
+			rc = fail(&x, g, "'station_policy' without a 'stations' list");
+		goto out;
+	}
+	if (!config_setting_is_list(l)) {
+		rc = fail(&x, l, "'stations' must be a list ( { id = ...; }, ... )");
+		goto out;
+	}
+	n = config_setting_length(l);
+	if (n > (int)KPG_STATIONS_MAX) {
+		rc = fail(&x, l, "more than %u stations", KPG_STATIONS_MAX);
+		goto out;
+	}
+	c->configured = true;
+	c->list = calloc(n ? (size_t)n : 1, sizeof(*c->list));
+	c->ids = calloc(n ? (size_t)n : 1, sizeof(*c->ids));
+	if (c->list == NULL || c->ids == NULL) {
+		rc = fail(&x, l, "out of memory for %d stations", n);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		rc = parse_station(&x, config_setting_get_elem(l, (unsigned)i), &dflt,
+				   &c->list[i], c->ids[i]);
+		if (rc)
+			goto out;
+		c->t.n = (unsigned)i + 1;
+	}
+	c->t.stations = c->list;
+	rc = refuse_duplicates(&x, l, c);
+out:
+	config_destroy(&cf);
+	return rc;
+}
