@@ -99,22 +99,28 @@ static void add_counts(struct rte_tel_data *d, const struct kpg_station_counts *
 }
 
 /* Telemetry names allow letters, digits, '_' and '/': an id's '.', ':'
- * and '-' become '_', and a station whose name another on the page
- * already took gets its index appended. Ids start with a letter or digit,
- * so "_unknown" is never one. */
-static void row_name(const struct kpg_stations *t, unsigned first, unsigned i,
-		     char *out, size_t cap)
+ * and '-' become '_'. Ids start with a letter or digit, so "_unknown" is
+ * never one. */
+static size_t sanitize(const char *id, char *out, size_t cap)
 {
-	const char *id = kpg_stations_at(t, i)->id;
 	size_t n;
 
 	for (n = 0; id[n] && n + 1 < cap; n++)
 		out[n] = (char)(id[n] == '.' || id[n] == ':' || id[n] == '-' ? '_' : id[n]);
 	out[n] = '\0';
-	for (unsigned k = first; k < i; k++) {
-		char other[KPG_STATION_ID_MAX + 1];
+	return n;
+}
 
-		row_name(t, first, k, other, sizeof(other));
+/* Station i's name on a page from `first`: its sanitized id, with its
+ * index appended when an earlier station of the page sanitizes alike. */
+static void row_name(const struct kpg_stations *t, unsigned first, unsigned i,
+		     char *out, size_t cap)
+{
+	size_t n = sanitize(kpg_stations_at(t, i)->id, out, cap);
+	char other[KPG_STATION_ID_MAX + 1];
+
+	for (unsigned k = first; k < i; k++) {
+		sanitize(kpg_stations_at(t, k)->id, other, sizeof(other));
 		if (strcmp(other, out) == 0) {
 			snprintf(out + n, cap - n, "__%u", i);
 			return;

@@ -53,7 +53,8 @@ station_policy: {{ hmac = "required"; unknown = "{unknown}";
   unknown_rate = {rate}; unknown_burst = {burst}; }};
 stations: (
   {{ id = "lane-1"; key = "{k1}"; addresses = [ "{st4}", "{st6}" ]; }},
-  {{ id = "lane-2"; key_file = "lane-2.key"; }}
+  {{ id = "lane-2"; key_file = "lane-2.key"; }},
+  {{ id = "lane.2"; key_file = "lane-2.key"; hmac = "optional"; }}
 );
 """
 
@@ -140,7 +141,11 @@ class StationsTest(unittest.TestCase):
         st = self.stations()
         self.assertGreaterEqual(st["lane_1"]["auth_failed"], 2)
         self.assertEqual(st["lane_2"]["auth_failed"], 1)
-        self.assertEqual(st["lane_1"]["id"], "lane-1")   # named for telemetry
+        # telemetry names: '-' and '.' become '_', a clash takes the index
+        self.assertEqual(st["lane_1"]["id"], "lane-1")
+        self.assertEqual(st["lane_2__2"]["id"], "lane.2")
+        page = self.gw.telemetry("/kpgate/stations,1,1")
+        self.assertEqual([k for k in page if isinstance(page[k], dict)], ["lane_2"])
         self.assertEqual(st["unknown"], "refused")
 
     # -- 2 ---------------------------------------------------------------

@@ -217,6 +217,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		.trust_grace_s = 86400,
 		.slot = 0,
 		.arena_bytes = 64 * 1024,    /* as gw_worker.c */
+		.replay_entries = 64,        /* a fresh window per input: keep it small */
 	};
 	const struct kpg_trust *t;
 	struct kpg_engine *e;
