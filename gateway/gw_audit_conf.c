@@ -1,75 +1,28 @@
 /* gw_audit_conf.c — the audit group of the config file; see gw_audit_conf.h.
  * Needs no EAL: --check-config and the unit tests read it too. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <libconfig.h>
 
 #include "gw_audit_conf.h"
-
-static int fail(const struct gw_config *c, const config_setting_t *s,
-		char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-/* "file:line: audit: reason", at the setting the reason is about. */
-static int fail(const struct gw_config *c, const config_setting_t *s,
-		char *err, size_t errlen, const char *fmt, ...)
-{
-	const char *file = s ? config_setting_source_file(s) : NULL;
-	int n = snprintf(err, errlen, "%.300s:%u: audit: ", file ? file : c->file,
-			 s ? config_setting_source_line(s) : 0u);
-	va_list ap;
-
-	if (n >= 0 && (size_t)n < errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static int get_u32(const struct gw_config *c, const config_setting_t *g,
-		   const char *name, uint32_t min, uint32_t max, uint32_t *out,
-		   char *err, size_t errlen)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	long long v;
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return fail(c, s, err, errlen, "'%s' must be an integer", name);
-	v = config_setting_get_int64(s);
-	if (v < min || v > max)
-		return fail(c, s, err, errlen, "'%s' = %lld is out of range [%u, %u]",
-			    name, v, min, max);
-	*out = (uint32_t)v;
-	return 0;
-}
+#include "gw_conf_read.h"
 
 /* A file name, relative ones taken from the config file's directory. */
-static int get_path(const struct gw_config *c, const config_setting_t *g,
-		    const char *name, char *out, char *err, size_t errlen)
+static int get_path(const struct gw_conf_ctx *x, const config_setting_t *g,
+		    const char *name, char *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
-	const char *v;
-	int n;
+	size_t n;
+	int rc;
 
 	if (s == NULL)
 		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(c, s, err, errlen, "'%s' must be a string", name);
-	v = config_setting_get_string(s);
-	if (v[0] == '\0')
-		return fail(c, s, err, errlen, "'%s' is empty", name);
-	n = v[0] == '/' ? snprintf(out, GW_PATH_MAX, "%s", v)
-			: snprintf(out, GW_PATH_MAX, "%s/%s", c->dir, v);
-	if (n < 0 || n >= GW_PATH_MAX)
-		return fail(c, s, err, errlen, "'%s' is too long", name);
+	if ((rc = gw_conf_path(x, s, name, out, GW_PATH_MAX)))
+		return rc;
 	/* "confirmations/" names the directory itself */
+	n = strlen(out);
 	while (n > 1 && out[n - 1] == '/')
 		out[--n] = '\0';
 	return 0;
@@ -81,21 +34,15 @@ static int read_group(const struct gw_config *c, const config_setting_t *g,
 	static const char *const keys[] = { "file", "mode", "batch",
 		"sync_interval_us", "held_max", "confirmations", "checkpoint_key",
 		NULL };
+	const struct gw_conf_ctx cx = { .file = c->file, .dir = c->dir,
+					.prefix = "audit: ", .err = err,
+					.errlen = errlen };
+	const struct gw_conf_ctx *x = &cx;
 	const config_setting_t *s;
 	int rc;
 
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const char *name;
-		const char *const *k;
-
-		s = config_setting_get_elem(g, (unsigned)i);
-		name = config_setting_name(s);
-		for (k = keys; *k; k++)
-			if (name && strcmp(name, *k) == 0)
-				break;
-		if (*k == NULL)
-			return fail(c, s, err, errlen, "unknown key '%s'", name ? name : "?");
-	}
+	if ((rc = gw_conf_only_keys(x, g, "audit", keys)))
+		return rc;
 	s = config_setting_get_member(g, "mode");
 	if (s) {
 		const char *v = config_setting_type(s) == CONFIG_TYPE_STRING ?
@@ -108,25 +55,24 @@ static int read_group(const struct gw_config *c, const config_setting_t *g,
 		else if (strcmp(v, "synced") == 0)
 			a->mode = GW_AUDIT_SYNCED;
 		else
-			return fail(c, s, err, errlen,
+			return gw_conf_fail(x, s,
 				    "'mode' must be \"async\", \"written\" or \"synced\"");
 	}
-	if ((rc = get_path(c, g, "file", a->file, err, errlen)) ||
-	    (rc = get_u32(c, g, "batch", 1, 4096, &a->batch, err, errlen)) ||
-	    (rc = get_u32(c, g, "sync_interval_us", 0, 1000000, &a->sync_interval_us,
-			  err, errlen)) ||
-	    (rc = get_u32(c, g, "held_max", 16, 1u << 20, &a->held_max, err, errlen)) ||
-	    (rc = get_path(c, g, "confirmations", a->confirmations, err, errlen)) ||
-	    (rc = get_path(c, g, "checkpoint_key", a->checkpoint_key, err, errlen)))
+	if ((rc = get_path(x, g, "file", a->file)) ||
+	    (rc = gw_conf_u32(x, g, "batch", 1, 4096, &a->batch)) ||
+	    (rc = gw_conf_u32(x, g, "sync_interval_us", 0, 1000000, &a->sync_interval_us)) ||
+	    (rc = gw_conf_u32(x, g, "held_max", 16, 1u << 20, &a->held_max)) ||
+	    (rc = get_path(x, g, "confirmations", a->confirmations)) ||
+	    (rc = get_path(x, g, "checkpoint_key", a->checkpoint_key)))
 		return rc;
 	if (a->confirmations[0] && !a->checkpoint_key[0])
-		return fail(c, config_setting_get_member(g, "confirmations"), err, errlen,
+		return gw_conf_fail(x, config_setting_get_member(g, "confirmations"),
 			    "'confirmations' needs 'checkpoint_key', the key that signs them");
 	if (a->checkpoint_key[0] && !a->confirmations[0])
-		return fail(c, config_setting_get_member(g, "checkpoint_key"), err, errlen,
+		return gw_conf_fail(x, config_setting_get_member(g, "checkpoint_key"),
 			    "'checkpoint_key' without 'confirmations': nothing to sign");
 	if (a->confirmations[0] && c->checkpoint[0] == '\0')
-		return fail(c, config_setting_get_member(g, "confirmations"), err, errlen,
+		return gw_conf_fail(x, config_setting_get_member(g, "confirmations"),
 			    "import confirmations name the checkpoint: set gateway.checkpoint");
 	return 0;
 }

@@ -8,115 +8,20 @@
 #include <string.h>
 #include <libconfig.h>
 
+#include "gw_conf_read.h"
 #include "gw_config.h"
 #include "kpg_limits.h"
 
+/* The file being read: where relative paths resolve, where errors go. */
 struct ctx {
-	const char *path;                /* the file given */
-	char dir[GW_PATH_MAX];           /* its directory, for relative paths */
-	char *err;
-	size_t errlen;
+	struct gw_conf_ctx c;
+	char dir[GW_PATH_MAX];
 };
-
-static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* "file:line: reason", the line of the setting the reason is about. */
-static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-{
-	const char *file = s ? config_setting_source_file(s) : NULL;
-	int n = snprintf(x->err, x->errlen, "%s:%u: ", file ? file : x->path,
-			 s ? config_setting_source_line(s) : 0u);
-	va_list ap;
-
-	if (n >= 0 && (size_t)n < x->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static int check_keys(struct ctx *x, const config_setting_t *g,
-		      const char *what, const char *const *keys)
-{
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(s);
-		const char *const *k;
-
-		for (k = keys; *k; k++)
-			if (name && strcmp(name, *k) == 0)
-				break;
-		if (*k == NULL)
-			return fail(x, s, "unknown key '%s' in %s", name ? name : "?",
-				    what);
-	}
-	return 0;
-}
-
-/* Absent settings keep the value already in *out. */
-static int get_int(struct ctx *x, const config_setting_t *g, const char *name,
-		   int64_t min, int64_t max, int64_t *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	int64_t v;
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return fail(x, s, "'%s' must be an integer", name);
-	v = config_setting_get_int64(s);
-	if (v < min || v > max)
-		return fail(x, s, "'%s' = %lld is out of range [%lld, %lld]", name,
-			    (long long)v, (long long)min, (long long)max);
-	*out = v;
-	return 0;
-}
-
-static int get_u32(struct ctx *x, const config_setting_t *g, const char *name,
-		   int64_t min, int64_t max, uint32_t *out)
-{
-	int64_t v = *out;
-	int rc = get_int(x, g, name, min, max, &v);
-
-	*out = (uint32_t)v;
-	return rc;
-}
-
-static int get_group(struct ctx *x, const config_setting_t *g, const char *name,
-		     const config_setting_t **out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	*out = NULL;
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return fail(x, s, "'%s' must be a group { ... }", name);
-	*out = s;
-	return 0;
-}
 
 static int path_of(struct ctx *x, const config_setting_t *s, const char *name,
 		   char *out)
 {
-	const char *v;
-	int n;
-
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(x, s, "'%s' must be a string", name);
-	v = config_setting_get_string(s);
-	if (v[0] == '\0')
-		return fail(x, s, "'%s' is empty", name);
-	if (v[0] == '/')
-		n = snprintf(out, GW_PATH_MAX, "%s", v);
-	else
-		n = snprintf(out, GW_PATH_MAX, "%s/%s", x->dir, v);
-	if (n < 0 || n >= GW_PATH_MAX)
-		return fail(x, s, "'%s' is too long", name);
-	return 0;
+	return gw_conf_path(&x->c, s, name, out, GW_PATH_MAX);
 }
 
 /* A short string setting copied into out (absent: out unchanged). */
@@ -129,10 +34,10 @@ static int get_text(struct ctx *x, const config_setting_t *g, const char *name,
 	if (s == NULL)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(x, s, "'%s' must be a string", name);
+		return gw_conf_fail(&x->c, s, "'%s' must be a string", name);
 	v = config_setting_get_string(s);
 	if (strlen(v) >= cap)
-		return fail(x, s, "'%s' is longer than %zu bytes", name, cap - 1);
+		return gw_conf_fail(&x->c, s, "'%s' is longer than %zu bytes", name, cap - 1);
 	memcpy(out, v, strlen(v) + 1);
 	return 0;
 }
@@ -149,23 +54,23 @@ static int parse_gateway(struct ctx *x, const config_setting_t *g,
 	uint32_t port = c->udp_port;
 	int rc;
 
-	if ((rc = check_keys(x, g, "gateway", keys)) ||
-	    (rc = get_u32(x, g, "udp_port", 1, 65535, &port)) ||
-	    (rc = get_u32(x, g, "burst", 1, GW_BURST_MAX, &c->burst)) ||
-	    (rc = get_u32(x, g, "cold_queue", 1, 1 << 16, &c->cold_queue)) ||
-	    (rc = get_u32(x, g, "verifies_per_loop", 1, GW_BURST_MAX,
+	if ((rc = gw_conf_only_keys(&x->c, g, "gateway", keys)) ||
+	    (rc = gw_conf_u32(&x->c, g, "udp_port", 1, 65535, &port)) ||
+	    (rc = gw_conf_u32(&x->c, g, "burst", 1, GW_BURST_MAX, &c->burst)) ||
+	    (rc = gw_conf_u32(&x->c, g, "cold_queue", 1, 1 << 16, &c->cold_queue)) ||
+	    (rc = gw_conf_u32(&x->c, g, "verifies_per_loop", 1, GW_BURST_MAX,
 			  &c->verifies_per_loop)) ||
-	    (rc = get_int(x, g, "clock_skew", 0, 7 * 86400, &c->clock_skew_s)) ||
-	    (rc = get_u32(x, g, "cache_entries", 8, 1 << 24, &c->cache_entries)) ||
-	    (rc = get_u32(x, g, "mbufs", 1023, 1 << 24, &c->mbufs)) ||
-	    (rc = get_group(x, g, "idle", &idle)) ||
+	    (rc = gw_conf_int(&x->c, g, "clock_skew", 0, 7 * 86400, &c->clock_skew_s)) ||
+	    (rc = gw_conf_u32(&x->c, g, "cache_entries", 8, 1 << 24, &c->cache_entries)) ||
+	    (rc = gw_conf_u32(&x->c, g, "mbufs", 1023, 1 << 24, &c->mbufs)) ||
+	    (rc = gw_conf_group(&x->c, g, "idle", &idle)) ||
 	    (rc = get_text(x, g, "checkpoint", c->checkpoint, sizeof(c->checkpoint))) ||
 	    (rc = get_text(x, g, "jurisdiction", c->jurisdiction, sizeof(c->jurisdiction))))
 		return rc;
 	if (c->jurisdiction[0] && (strlen(c->jurisdiction) != 2 ||
 				   c->jurisdiction[0] < 'A' || c->jurisdiction[0] > 'Z' ||
 				   c->jurisdiction[1] < 'A' || c->jurisdiction[1] > 'Z'))
-		return fail(x, config_setting_get_member(g, "jurisdiction"),
+		return gw_conf_fail(&x->c, config_setting_get_member(g, "jurisdiction"),
 			    "'jurisdiction' must be a KP participant code such as \"EU\"");
 	if ((s = config_setting_get_member(g, "plugin_dir")) &&
 	    (rc = path_of(x, s, "plugin_dir", c->plugin_dir)))
@@ -176,9 +81,9 @@ static int parse_gateway(struct ctx *x, const config_setting_t *g,
 	c->udp_port = (uint16_t)port;
 	if (idle == NULL)
 		return 0;
-	if ((rc = check_keys(x, idle, "gateway.idle", idle_keys)) ||
-	    (rc = get_u32(x, idle, "polls", 1, 1000000000, &c->idle_polls)) ||
-	    (rc = get_u32(x, idle, "sleep_us", 0, 1000000, &c->idle_sleep_us)))
+	if ((rc = gw_conf_only_keys(&x->c, idle, "gateway.idle", idle_keys)) ||
+	    (rc = gw_conf_u32(&x->c, idle, "polls", 1, 1000000000, &c->idle_polls)) ||
+	    (rc = gw_conf_u32(&x->c, idle, "sleep_us", 0, 1000000, &c->idle_sleep_us)))
 		return rc;
 	return 0;
 }
@@ -192,18 +97,18 @@ static int parse_port(struct ctx *x, const config_setting_t *p,
 	int rc;
 
 	if (config_setting_type(p) != CONFIG_TYPE_GROUP)
-		return fail(x, p, "each port must be a group { ... }");
-	if ((rc = check_keys(x, p, "a port", keys)) ||
-	    (rc = get_int(x, p, "vlan", 0, 4094, &vlan)))
+		return gw_conf_fail(&x->c, p, "each port must be a group { ... }");
+	if ((rc = gw_conf_only_keys(&x->c, p, "a port", keys)) ||
+	    (rc = gw_conf_int(&x->c, p, "vlan", 0, 4094, &vlan)))
 		return rc;
 	pc->vlan = (uint16_t)vlan;
 	s = config_setting_get_member(p, "address");
 	if (s) {
 		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
 		    inet_pton(AF_INET, config_setting_get_string(s), pc->ip4) != 1)
-			return fail(x, s, "'address' must be an IPv4 address string");
+			return gw_conf_fail(&x->c, s, "'address' must be an IPv4 address string");
 		if (pc->ip4[0] == 0 || pc->ip4[0] == 127 || pc->ip4[0] >= 224)
-			return fail(x, s, "'address' must be a unicast address");
+			return gw_conf_fail(&x->c, s, "'address' must be a unicast address");
 		pc->has_ip4 = true;
 	}
 	s = config_setting_get_member(p, "address6");
@@ -212,13 +117,13 @@ static int parse_port(struct ctx *x, const config_setting_t *p,
 
 		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
 		    inet_pton(AF_INET6, config_setting_get_string(s), pc->ip6) != 1)
-			return fail(x, s, "'address6' must be an IPv6 address string");
+			return gw_conf_fail(&x->c, s, "'address6' must be an IPv6 address string");
 		if (pc->ip6[0] == 0xff || memcmp(pc->ip6, zero, 15) == 0)
-			return fail(x, s, "'address6' must be a unicast address");
+			return gw_conf_fail(&x->c, s, "'address6' must be a unicast address");
 		pc->has_ip6 = true;
 	}
 	if (!pc->has_ip4 && !pc->has_ip6)
-		return fail(x, p, "a port needs 'address' or 'address6'");
+		return gw_conf_fail(&x->c, p, "a port needs 'address' or 'address6'");
 	return 0;
 }
 
@@ -228,9 +133,9 @@ static int parse_ports(struct ctx *x, const config_setting_t *l,
 	int n = config_setting_length(l), rc;
 
 	if (config_setting_type(l) != CONFIG_TYPE_LIST)
-		return fail(x, l, "'ports' must be a list ( { ... }, ... )");
+		return gw_conf_fail(&x->c, l, "'ports' must be a list ( { ... }, ... )");
 	if (n < 1 || n > GW_PORTS_MAX)
-		return fail(x, l, "'ports' must have 1 to %d entries", GW_PORTS_MAX);
+		return gw_conf_fail(&x->c, l, "'ports' must have 1 to %d entries", GW_PORTS_MAX);
 	memset(c->ports, 0, sizeof(c->ports));
 	for (int i = 0; i < n; i++)
 		if ((rc = parse_port(x, config_setting_get_elem(l, (unsigned)i),
@@ -248,24 +153,24 @@ static int parse_trust(struct ctx *x, const config_setting_t *g,
 	const config_setting_t *s;
 	int rc, n;
 
-	if ((rc = check_keys(x, g, "trust", keys)) ||
-	    (rc = get_int(x, g, "grace", 0, 365 * 86400, &c->trust_grace_s)))
+	if ((rc = gw_conf_only_keys(&x->c, g, "trust", keys)) ||
+	    (rc = gw_conf_int(&x->c, g, "grace", 0, 365 * 86400, &c->trust_grace_s)))
 		return rc;
 	s = config_setting_get_member(g, "list");
 	if (s == NULL)
-		return fail(x, g, "trust needs 'list'");
+		return gw_conf_fail(&x->c, g, "trust needs 'list'");
 	if ((rc = path_of(x, s, "list", c->trust_list)))
 		return rc;
 
 	s = config_setting_get_member(g, "anchors");
 	if (s == NULL)
-		return fail(x, g, "trust needs 'anchors'");
+		return gw_conf_fail(&x->c, g, "trust needs 'anchors'");
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST)
-		return fail(x, s, "'anchors' must be an array of file names [ ... ]");
+		return gw_conf_fail(&x->c, s, "'anchors' must be an array of file names [ ... ]");
 	n = config_setting_length(s);
 	if (n < 1 || n > KPG_ANCHORS_MAX)
-		return fail(x, s, "'anchors' must name 1 to %d files", KPG_ANCHORS_MAX);
+		return gw_conf_fail(&x->c, s, "'anchors' must name 1 to %d files", KPG_ANCHORS_MAX);
 	for (int i = 0; i < n; i++)
 		if ((rc = path_of(x, config_setting_get_elem(s, (unsigned)i),
 				  "anchors", c->anchors[i])))
@@ -281,7 +186,7 @@ static int parse_trust(struct ctx *x, const config_setting_t *g,
 		const char *v;
 
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
-			return fail(x, s, "'backend' must be a string");
+			return gw_conf_fail(&x->c, s, "'backend' must be a string");
 		v = config_setting_get_string(s);
 		if (strcmp(v, "default") == 0)
 			c->backend = KPG_BACKEND_DEFAULT;
@@ -290,7 +195,7 @@ static int parse_trust(struct ctx *x, const config_setting_t *g,
 		else if (strcmp(v, "sodium") == 0)
 			c->backend = KPG_BACKEND_SODIUM;
 		else
-			return fail(x, s, "'backend' must be \"default\", \"openssl\" or \"sodium\"");
+			return gw_conf_fail(&x->c, s, "'backend' must be \"default\", \"openssl\" or \"sodium\"");
 	}
 	c->has_trust = true;
 	return 0;
@@ -340,7 +245,7 @@ int gw_config_load(struct gw_config *c, const char *path,
 	static const char *const top[] = { "gateway", "ports", "trust", "plugins",
 					   "stations", "station_policy", "audit",
 					   "metrics", NULL };
-	struct ctx x = { .path = path, .err = err, .errlen = errlen };
+	struct ctx x = { .c = { .file = path, .err = err, .errlen = errlen } };
 	const config_setting_t *root, *g;
 	const char *slash;
 	config_t cf;
@@ -359,6 +264,7 @@ int gw_config_load(struct gw_config *c, const char *path,
 	else
 		snprintf(x.dir, sizeof(x.dir), "%.*s", (int)(slash - path), path);
 
+	x.c.dir = x.dir;
 	snprintf(c->dir, sizeof(c->dir), "%s", x.dir);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", x.dir);
 	config_init(&cf);
@@ -377,38 +283,38 @@ int gw_config_load(struct gw_config *c, const char *path,
 		goto out;
 	}
 	root = config_root_setting(&cf);
-	if ((rc = check_keys(&x, root, "the top level", top)))
+	if ((rc = gw_conf_only_keys(&x.c, root, "the top level", top)))
 		goto out;
-	if ((rc = get_group(&x, root, "gateway", &g)) ||
+	if ((rc = gw_conf_group(&x.c, root, "gateway", &g)) ||
 	    (g && (rc = parse_gateway(&x, g, c))))
 		goto out;
 	g = config_setting_get_member(root, "ports");
 	if (g && (rc = parse_ports(&x, g, c)))
 		goto out;
-	if ((rc = get_group(&x, root, "trust", &g)) ||
+	if ((rc = gw_conf_group(&x.c, root, "trust", &g)) ||
 	    (g && (rc = parse_trust(&x, g, c))))
 		goto out;
 	/* The plugins list is read by gw_policy, at start and at each reload,
 	 * with the plugins' own checks; here only its shape. */
 	g = config_setting_get_member(root, "plugins");
 	if (g && !config_setting_is_list(g)) {
-		rc = fail(&x, g, "'plugins' must be a list ( { name = ...; }, ... )");
+		rc = gw_conf_fail(&x.c, g, "'plugins' must be a list ( { name = ...; }, ... )");
 		goto out;
 	}
 	c->has_plugins = g != NULL;
-	if ((rc = get_group(&x, root, "audit", &g)))
+	if ((rc = gw_conf_group(&x.c, root, "audit", &g)))
 		goto out;
 	c->has_audit = g != NULL;
-	if ((rc = get_group(&x, root, "metrics", &g)))
+	if ((rc = gw_conf_group(&x.c, root, "metrics", &g)))
 		goto out;
 	c->has_metrics = g != NULL;
 	g = config_setting_get_member(root, "stations");
 	if (g && !config_setting_is_list(g)) {
-		rc = fail(&x, g, "'stations' must be a list ( { id = ...; }, ... )");
+		rc = gw_conf_fail(&x.c, g, "'stations' must be a list ( { id = ...; }, ... )");
 		goto out;
 	}
 	c->has_stations = g != NULL;
-	if ((rc = get_group(&x, root, "station_policy", &g)))
+	if ((rc = gw_conf_group(&x.c, root, "station_policy", &g)))
 		goto out;
 	rc = 0;
 out:

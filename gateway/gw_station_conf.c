@@ -2,74 +2,19 @@
  * gw_station_conf; see gw_station_conf.h. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>
 
+#include "gw_conf_read.h"
 #include "gw_station_conf.h"
 
+/* Errors and relative paths go as everywhere in the config. */
 struct ctx {
-	const char *file;
-	const char *dir;
-	char *err;
-	size_t errlen;
+	struct gw_conf_ctx c;
 };
-
-static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-{
-	const char *f = s ? config_setting_source_file(s) : NULL;
-	int n = snprintf(x->err, x->errlen, "%s:%u: ", f ? f : x->file,
-			 s ? config_setting_source_line(s) : 0u);
-	va_list ap;
-
-	if (n >= 0 && (size_t)n < x->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(x->err + n, x->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static int only_keys(struct ctx *x, const config_setting_t *g, const char *what,
-		     const char *const *keys)
-{
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(s);
-		const char *const *k;
-
-		for (k = keys; *k && (!name || strcmp(name, *k) != 0); k++)
-			;
-		if (*k == NULL)
-			return fail(x, s, "unknown key '%s' in %s", name ? name : "?", what);
-	}
-	return 0;
-}
-
-static int get_u32(struct ctx *x, const config_setting_t *g, const char *name,
-		   uint32_t min, uint32_t max, uint32_t *out)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	long long v;
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return fail(x, s, "'%s' must be an integer", name);
-	v = config_setting_get_int64(s);
-	if (v < min || v > max)
-		return fail(x, s, "'%s' = %lld is out of range [%u, %u]", name, v,
-			    min, max);
-	*out = (uint32_t)v;
-	return 0;
-}
 
 /* A string setting that must be one of words; its index in *out. */
 static int get_word(struct ctx *x, const config_setting_t *g, const char *name,
@@ -87,7 +32,7 @@ static int get_word(struct ctx *x, const config_setting_t *g, const char *name,
 			*out = i;
 			return 0;
 		}
-	return fail(x, s, "'%s' must be \"%s\" or \"%s\"%s%s%s", name, words[0],
+	return gw_conf_fail(&x->c, s, "'%s' must be \"%s\" or \"%s\"%s%s%s", name, words[0],
 		    words[1], words[2] ? " or \"" : "", words[2] ? words[2] : "",
 		    words[2] ? "\"" : "");
 }
@@ -105,17 +50,17 @@ static int parse_policy(struct ctx *x, const config_setting_t *g,
 	int rc;
 
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return fail(x, g, "'station_policy' must be a group { ... }");
-	if ((rc = only_keys(x, g, "station_policy", keys)) ||
+		return gw_conf_fail(&x->c, g, "'station_policy' must be a group { ... }");
+	if ((rc = gw_conf_only_keys(&x->c, g, "station_policy", keys)) ||
 	    (rc = get_word(x, g, "hmac", hmac_words, &hmac)) ||
 	    (rc = get_word(x, g, "unknown", unknown_words, &unknown)) ||
-	    (rc = get_u32(x, g, "rate", 1, KPG_STATION_RATE_MAX, &dflt->rate)) ||
-	    (rc = get_u32(x, g, "burst", 1, KPG_STATION_RATE_MAX, &dflt->burst)) ||
-	    (rc = get_u32(x, g, "unknown_rate", 1, KPG_STATION_RATE_MAX,
+	    (rc = gw_conf_u32(&x->c, g, "rate", 1, KPG_STATION_RATE_MAX, &dflt->rate)) ||
+	    (rc = gw_conf_u32(&x->c, g, "burst", 1, KPG_STATION_RATE_MAX, &dflt->burst)) ||
+	    (rc = gw_conf_u32(&x->c, g, "unknown_rate", 1, KPG_STATION_RATE_MAX,
 			  &c->t.unknown_rate)) ||
-	    (rc = get_u32(x, g, "unknown_burst", 1, KPG_STATION_RATE_MAX,
+	    (rc = gw_conf_u32(&x->c, g, "unknown_burst", 1, KPG_STATION_RATE_MAX,
 			  &c->t.unknown_burst)) ||
-	    (rc = get_u32(x, g, "replay_entries", 64, 1u << 24, &c->replay_entries)))
+	    (rc = gw_conf_u32(&x->c, g, "replay_entries", 64, 1u << 24, &c->replay_entries)))
 		return rc;
 	dflt->hmac = (enum kpg_hmac_mode)hmac;
 	c->t.allow_unknown = unknown == 1;
@@ -129,9 +74,9 @@ static int parse_addresses(struct ctx *x, const config_setting_t *l,
 
 	if (config_setting_type(l) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(l) != CONFIG_TYPE_LIST)
-		return fail(x, l, "'addresses' must be an array of strings [ ... ]");
+		return gw_conf_fail(&x->c, l, "'addresses' must be an array of strings [ ... ]");
 	if (n < 1 || n > (int)KPG_STATION_ADDRS_MAX)
-		return fail(x, l, "'addresses' must list 1 to %u addresses",
+		return gw_conf_fail(&x->c, l, "'addresses' must list 1 to %u addresses",
 			    KPG_STATION_ADDRS_MAX);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(l, (unsigned)i);
@@ -144,7 +89,7 @@ static int parse_addresses(struct ctx *x, const config_setting_t *l,
 		else if (inet_pton(AF_INET6, v, a->a) == 1)
 			a->family = 6;
 		else
-			return fail(x, l, "'%s' is not an IPv4 or IPv6 address", v);
+			return gw_conf_fail(&x->c, l, "'%s' is not an IPv4 or IPv6 address", v);
 	}
 	sc->n_addrs = (unsigned)n;
 	return 0;
@@ -158,11 +103,11 @@ static int parse_key(struct ctx *x, const config_setting_t *g,
 	char path[4096], why[512];
 
 	if (hex && file)
-		return fail(x, file, "give 'key' or 'key_file', not both");
+		return gw_conf_fail(&x->c, file, "give 'key' or 'key_file', not both");
 	if (hex) {
 		if (config_setting_type(hex) != CONFIG_TYPE_STRING ||
 		    kpg_hmac_key_parse(config_setting_get_string(hex), sc->key) < 0)
-			return fail(x, hex, "'key' must be %u hex digits",
+			return gw_conf_fail(&x->c, hex, "'key' must be %u hex digits",
 				    2 * KPG_HMAC_KEY_LEN);
 		sc->has_key = true;
 	} else if (file) {
@@ -170,12 +115,12 @@ static int parse_key(struct ctx *x, const config_setting_t *g,
 				config_setting_get_string(file) : "";
 
 		if (v[0] == '\0')
-			return fail(x, file, "'key_file' must name a file");
-		if (snprintf(path, sizeof(path), "%s%s%s", v[0] == '/' ? "" : x->dir,
+			return gw_conf_fail(&x->c, file, "'key_file' must name a file");
+		if (snprintf(path, sizeof(path), "%s%s%s", v[0] == '/' ? "" : x->c.dir,
 			     v[0] == '/' ? "" : "/", v) >= (int)sizeof(path))
-			return fail(x, file, "'key_file' is too long");
+			return gw_conf_fail(&x->c, file, "'key_file' is too long");
 		if (kpg_hmac_key_read(path, sc->key, why, sizeof(why)) < 0)
-			return fail(x, file, "%s", why);
+			return gw_conf_fail(&x->c, file, "%s", why);
 		sc->has_key = true;
 	}
 	return 0;
@@ -192,12 +137,12 @@ static int parse_station(struct ctx *x, const config_setting_t *g,
 	char why[256];
 
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return fail(x, g, "each station must be a group { id = ...; ... }");
-	if ((rc = only_keys(x, g, "a station", keys)))
+		return gw_conf_fail(&x->c, g, "each station must be a group { id = ...; ... }");
+	if ((rc = gw_conf_only_keys(&x->c, g, "a station", keys)))
 		return rc;
 	s = config_setting_get_member(g, "id");
 	if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(x, s ? s : g, "a station needs 'id', a string");
+		return gw_conf_fail(&x->c, s ? s : g, "a station needs 'id', a string");
 	snprintf(id, KPG_STATION_ID_MAX + 1, "%s", config_setting_get_string(s));
 	*sc = *dflt;
 	/* a too-long id is cut here, and refused below by the full one */
@@ -205,8 +150,8 @@ static int parse_station(struct ctx *x, const config_setting_t *g,
 		 config_setting_get_string(s) : id;
 	hmac = (int)sc->hmac;
 	if ((rc = get_word(x, g, "hmac", hmac_words, &hmac)) ||
-	    (rc = get_u32(x, g, "rate", 1, KPG_STATION_RATE_MAX, &sc->rate)) ||
-	    (rc = get_u32(x, g, "burst", 1, KPG_STATION_RATE_MAX, &sc->burst)) ||
+	    (rc = gw_conf_u32(&x->c, g, "rate", 1, KPG_STATION_RATE_MAX, &sc->rate)) ||
+	    (rc = gw_conf_u32(&x->c, g, "burst", 1, KPG_STATION_RATE_MAX, &sc->burst)) ||
 	    (rc = parse_key(x, g, sc)))
 		return rc;
 	sc->hmac = (enum kpg_hmac_mode)hmac;
@@ -214,7 +159,7 @@ static int parse_station(struct ctx *x, const config_setting_t *g,
 	if (s && (rc = parse_addresses(x, s, sc)))
 		return rc;
 	if (kpg_station_conf_check(sc, why, sizeof(why)) < 0)
-		return fail(x, g, "%s", why);
+		return gw_conf_fail(&x->c, g, "%s", why);
 	sc->id = id;
 	return 0;
 }
@@ -237,7 +182,7 @@ static int refuse_duplicates(struct ctx *x, const config_setting_t *l,
 	int rc = 0;
 
 	if (v == NULL)
-		return fail(x, l, "out of memory");
+		return gw_conf_fail(&x->c, l, "out of memory");
 	for (unsigned i = 0; i < c->t.n; i++)
 		v[i] = (struct by_id){ c->list[i].id, config_setting_get_elem(l, i) };
 	qsort(v, c->t.n, sizeof(*v), cmp_id);
@@ -247,7 +192,7 @@ static int refuse_duplicates(struct ctx *x, const config_setting_t *l,
 				config_setting_source_line(v[i].s) >
 				config_setting_source_line(v[i - 1].s) ? v[i].s : v[i - 1].s;
 
-			rc = fail(x, later, "station '%s' is listed twice", v[i].id);
+			rc = gw_conf_fail(&x->c, later, "station '%s' is listed twice", v[i].id);
 		}
 	free(v);
 	return rc;
@@ -268,7 +213,7 @@ void gw_station_conf_free(struct gw_station_conf *c)
 int gw_station_conf_load(const char *file, const char *dir,
 			 struct gw_station_conf *c, char *err, size_t errlen)
 {
-	struct ctx x = { .file = file, .dir = dir, .err = err, .errlen = errlen };
+	struct ctx x = { .c = { .file = file, .dir = dir, .err = err, .errlen = errlen } };
 	struct kpg_station_conf dflt = { .hmac = KPG_HMAC_REQUIRED, .rate = 100,
 					 .burst = 200 };
 	const config_setting_t *l, *g;
@@ -296,23 +241,23 @@ int gw_station_conf_load(const char *file, const char *dir,
 	l = config_lookup(&cf, "stations");
 	if (l == NULL) {
 		if (g)
-			rc = fail(&x, g, "'station_policy' without a 'stations' list");
+			rc = gw_conf_fail(&x.c, g, "'station_policy' without a 'stations' list");
 		goto out;
 	}
 	if (!config_setting_is_list(l)) {
-		rc = fail(&x, l, "'stations' must be a list ( { id = ...; }, ... )");
+		rc = gw_conf_fail(&x.c, l, "'stations' must be a list ( { id = ...; }, ... )");
 		goto out;
 	}
 	n = config_setting_length(l);
 	if (n > (int)KPG_STATIONS_MAX) {
-		rc = fail(&x, l, "more than %u stations", KPG_STATIONS_MAX);
+		rc = gw_conf_fail(&x.c, l, "more than %u stations", KPG_STATIONS_MAX);
 		goto out;
 	}
 	c->configured = true;
 	c->list = calloc(n ? (size_t)n : 1, sizeof(*c->list));
 	c->ids = calloc(n ? (size_t)n : 1, sizeof(*c->ids));
 	if (c->list == NULL || c->ids == NULL) {
-		rc = fail(&x, l, "out of memory for %d stations", n);
+		rc = gw_conf_fail(&x.c, l, "out of memory for %d stations", n);
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
