@@ -398,7 +398,12 @@ enum kpg_wire_reason kpg_pb_scan(const ProtobufCMessageDescriptor *desc,
 				     ? lim->max_depth : KPG_PB_DEPTH_HARD,
 	};
 
+	static const uint8_t empty[1];
+
 	if (len > UINT32_MAX)
 		return KPG_WIRE_OVERSIZED_FIELD;
+	/* An empty bytes field reaches us as NULL: NULL + 0 is undefined. */
+	if (p == NULL)
+		p = empty;
 	return kpg_pb_scan_msg(&s, desc, p, p + len, 0);
 }
