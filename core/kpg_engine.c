@@ -107,9 +107,10 @@ void kpg_engine_begin(struct kpg_engine *e, const struct kpg_trust *t,
 	e->trust = t;
 	e->chain = chain;
 	e->stations = kpg_stations_count(stations) ? stations : NULL;
+	if (now != e->now || e->today == 0)     /* the date moves once a second */
+		e->today = kpg_date_from_unix(now);
 	e->now = now;
 	e->now_ns = now_ns;
-	e->today = kpg_date_from_unix(now);
 	if (t == NULL) {
 		e->trust_version = 0;
 		e->trust_err = KPG_ERR_TRUST_LIST_UNAVAILABLE;
@@ -295,8 +296,7 @@ static void check_key_use(struct kpg_verdicts *vs, const struct kpg_trust_key *k
 				key->authority);
 		return;
 	}
-	kpg_verdict_add(vs, "signature", KPG_ACCEPT, KPG_R_OK, "signed by %s (%s, %s)",
-			key->authority, key->participant, kpg_alg_name(key->alg));
+	kpg_verdict_put(vs, "signature", KPG_ACCEPT, KPG_R_OK, key->signed_by);
 }
 
 /* What plugins see of this request: views into the datagram, the decoded
@@ -523,12 +523,6 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 	if (j->auth == KPG_AUTH_OK &&
 	    (step = replay_stage(e, j, out, cap, out_len)) != STEP_CONTINUE)
 		return step;
-	if (kpg_cert_scan(j->rq.cert.p, j->rq.cert.len) != KPG_WIRE_OK) {
-		e->st.cert_noncanonical++;
-		return answer_error(e, j->rq.request_id, KPG_ERR_NONCANONICAL_CERTIFICATE,
-				    out, cap, out_len);
-	}
-
 	/* Cheap refusals before any crypto: unknown or revoked key, and a
 	 * signature that is not even well encoded. */
 	key = kpg_trust_find(e->trust, j->rq.key_id.p);
@@ -554,6 +548,13 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 		e->st.cache_hits++;
 		j->verified = 1;
 		return judge(e, j, key, out, cap, out_len);
+	}
+	/* Only bytes that passed this scan and verified are ever cached, so
+	 * a hit needs no second scan: the warm path skips it. */
+	if (kpg_cert_scan(j->rq.cert.p, j->rq.cert.len) != KPG_WIRE_OK) {
+		e->st.cert_noncanonical++;
+		return answer_error(e, j->rq.request_id, KPG_ERR_NONCANONICAL_CERTIFICATE,
+				    out, cap, out_len);
 	}
 	e->st.cache_misses++;
 	j->verified = 0;

@@ -16,6 +16,7 @@
 #include "kpg_pb.h"
 #include "kpg_sign.h"
 #include "kpg_trust.h"
+#include "kpg_verdict.h"
 #include "kpg_trust_build.h"
 
 #define TRUST_FILE_MAX   (16u << 20)   /* far above any real list */
@@ -304,6 +305,13 @@ static enum kpg_trust_refusal add_key(struct kpg_trust *t,
 	k->authority = strdup(tk->authority ? tk->authority : "");
 	if (k->authority == NULL)
 		goto nomem;
+	{
+		struct kpg_verdicts vs = { 0 };  /* its cut keeps UTF-8 whole */
+
+		kpg_verdict_add(&vs, "signature", KPG_ACCEPT, 0, "signed by %s (%s, %s)",
+				k->authority, k->participant, kpg_alg_name(alg));
+		memcpy(k->signed_by, vs.v[0].detail, sizeof(k->signed_by));
+	}
 	if (t->slots > 0) {
 		k->verifiers = calloc(t->slots, sizeof(*k->verifiers));
 		if (k->verifiers == NULL)

@@ -30,6 +30,9 @@ struct kpg_trust_key {
 	int64_t status_since;            /* 0 when active */
 	struct kpg_pubkey *pub;
 	struct kpg_verifier **verifiers; /* one per lcore slot */
+	/* The words of an accepted signature ("signed by AUTHORITY (ZA,
+	 * ecdsa-p256)"), made once here rather than per request. */
+	char signed_by[KPG_DETAIL_MAX];
 };
 
 struct kpg_anchors {
