@@ -8,6 +8,7 @@ socket its own path, both removed afterwards, so runs never meet another
 DPDK process on the machine. Every process runs under a timeout.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -28,7 +29,10 @@ def eal_memory(huge):
 
 
 def cleanup_prefix(prefix):
+    """The runtime directory and any hugepage files a killed process left."""
     shutil.rmtree(os.path.join(RUN_DIR, prefix), ignore_errors=True)
+    for f in glob.glob(f"/dev/hugepages/{prefix}map_*"):
+        os.unlink(f)
 
 
 def make_pki(build, directory, certs=4096, rogue=1024, timeout=300):

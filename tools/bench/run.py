@@ -79,18 +79,24 @@ def hugepages_free_mib():
 
 
 def setup_hugepages():
-    """Reserves 1 GiB of 2 MiB pages and mounts them, unless enough are
-    there already; returns True when the setup was ours (undone at the end)."""
-    if hugepages_mounted() and hugepages_free_mib() >= 1024:
-        return False
+    """Reserves 2 GiB of 2 MiB pages (512 MiB each for kpgate or testpmd
+    and the generator, with room to spare) and mounts them, unless enough
+    are there already; returns True when the setup was ours (undone at the
+    end)."""
+    if hugepages_mounted():
+        if hugepages_free_mib() >= 1536:
+            return False
+        # Someone else's mount: not ours to clear or unmount.
+        raise RuntimeError("hugepages mounted with under 1.5 GiB free")
     os.makedirs("/dev/hugepages", exist_ok=True)
-    subprocess.run(["dpdk-hugepages.py", "-p", "2M", "--setup", "1G"],
+    subprocess.run(["dpdk-hugepages.py", "-p", "2M", "--setup", "2G"],
                    capture_output=True)
     if not hugepages_mounted():
         subprocess.run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"],
                        capture_output=True)
-    if not hugepages_mounted() or hugepages_free_mib() < 1024:
-        raise RuntimeError("cannot set 1 GiB of 2 MiB hugepages up (try --no-huge)")
+    if not hugepages_mounted() or hugepages_free_mib() < 1536:
+        teardown_hugepages()             # leave the machine as it was
+        raise RuntimeError("cannot set 2 GiB of 2 MiB hugepages up (try --no-huge)")
     return True
 
 
@@ -133,7 +139,8 @@ class Bench:
         self.tag = f"kpgb{os.getpid()}"
         self.sock = f"/tmp/{self.tag}.sock"
         self.dir = tempfile.mkdtemp(prefix="kpgate-bench-")
-        self.res = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        self.res = {"machine": machine(), "hugepages": args.huge,
+                    "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "trial_s": args.trial, "confirm_s": args.confirm}
         self.n = 0
         self.watch = None               # the peer's pid while one runs
@@ -509,6 +516,7 @@ plot '{d}/algs.dat' u 2:xtic(1) t 'verify limit (kpg-bench-verify)', \\
 def update_doc(path, res, tbl):
     block = (f"{BEGIN}\n_Last run: {res['when']} on {res['machine']['cpu']} "
              f"({res['machine']['cores']} cores), DPDK {res['machine']['dpdk']}, "
+             f"{'2 MiB hugepages' if res.get('hugepages') else 'no hugepages'}, "
              f"trials of {res['trial_s']} s, confirmation runs of "
              f"{res['confirm_s']} s; the whole run took {res['seconds'] / 60:.1f} min._\n\n"
              f"{tbl}\n\n![latency against load](perf/latency.png)\n\n"
@@ -561,7 +569,13 @@ def main():
             sys.exit(f"run.py: {a.build}/{exe} missing: build first (tools/build.sh)")
     os.makedirs(a.out, exist_ok=True)
     have_gnuplot = ensure_gnuplot()
-    ours = setup_hugepages() if a.huge else False
+    ours = False
+    if a.huge:
+        try:
+            ours = setup_hugepages()
+        except RuntimeError as e:
+            log(f"{e}: running without hugepages")
+            a.huge = False
     deadline = time.time() + a.wait_quiet
     if os.getloadavg()[0] > 0.5 and a.wait_quiet > 0:
         log(f"load average {os.getloadavg()[0]:.2f}: waiting up to "

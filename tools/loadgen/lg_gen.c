@@ -60,6 +60,7 @@ struct lg_gen {
 	uint64_t next_seq, reap_seq;
 	uint64_t inflight, anon_out, anon_credit;
 	int64_t wall;                    /* Unix seconds, read once a second */
+	struct lg_sched_snap sched[4];   /* ours and the watched, before and after */
 
 	uint16_t *n_tx;
 	struct rte_mbuf **tx;            /* [queue][LG_BURST_MAX] */
@@ -506,15 +507,15 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 	double per_tick = c->rate > 0 ? c->rate / (double)hz : 0;
 	struct timespec idle = { 0, (long)c->idle_us * 1000L };
 	struct live lv = { 0 };
-	struct lg_sched sched0, sched1, watched0, watched1;
+	struct lg_sched self, watched;
 	bool sending = true;
 
 	result_reset(r);
 	r->rate = c->rate;
 	/* Time lost to other processes on these cores, to tell a disturbed
 	 * measurement (read before and after, not while sending). */
-	sched0 = lg_sched_read(0);
-	watched0 = lg_sched_read(c->watch_pid > 0 ? c->watch_pid : -1);
+	lg_sched_snap(0, &g->sched[0]);
+	lg_sched_snap(c->watch_pid > 0 ? c->watch_pid : -1, &g->sched[1]);
 	g->r = r;
 	g->warm_cursor = 0;
 	if (c->warmup && limit == 0)
@@ -577,11 +578,13 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 				nanosleep(&idle, NULL);
 		}
 	}
-	sched1 = lg_sched_read(0);
-	watched1 = lg_sched_read(c->watch_pid > 0 ? c->watch_pid : -1);
-	r->wait_self_ns = sched1.wait_ns - sched0.wait_ns;
-	r->wait_watched_ns = watched1.wait_ns - watched0.wait_ns;
-	r->run_watched_ns = watched1.run_ns - watched0.run_ns;
+	lg_sched_snap(0, &g->sched[2]);
+	lg_sched_snap(c->watch_pid > 0 ? c->watch_pid : -1, &g->sched[3]);
+	self = lg_sched_busiest(&g->sched[0], &g->sched[2]);
+	watched = lg_sched_busiest(&g->sched[1], &g->sched[3]);
+	r->wait_self_ns = self.wait_ns;
+	r->wait_watched_ns = watched.wait_ns;
+	r->run_watched_ns = watched.run_ns;
 	r->unmatched += g->anon_credit;
 	g->anon_credit = 0;
 	if (r->seconds <= 0)

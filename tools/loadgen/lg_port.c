@@ -72,8 +72,16 @@ int lg_port_init(struct lg_port *p, uint16_t id, uint16_t queues,
 	}
 	if (rc == 0)
 		rc = rte_eth_macaddr_get(id, &mac);
-	if (rc == 0)
+	/* A memif server still tearing down the previous client's connection
+	 * refuses the next one for a moment: try again until the link wait. */
+	for (unsigned waited = 0; rc == 0; waited += 100) {
 		rc = rte_eth_dev_start(id);
+		if (rc == 0 || waited >= link_wait_s * 1000)
+			break;
+		rte_eth_dev_stop(id);
+		sleep_ms(100);
+		rc = 0;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "kpgate-loadgen: port %u (%s): setup: %s\n", id,
 			info.driver_name, strerror(-rc));
