@@ -89,10 +89,14 @@ static int port_init(struct gw_ports *ps, struct gw_port *p,
 	}
 	p->n_txq = (uint16_t)n_workers;
 	p->n_rxq = 1;
-	if (n_workers > 1 && info.max_rx_queues >= n_workers &&
+	/* One RX queue per worker whenever the device has them: with RSS the
+	 * device spreads the flows; without (memif, a software peer) the
+	 * sender picks the queue, as kpgate-loadgen does by 5-tuple hash. */
+	if (n_workers > 1 && info.max_rx_queues >= n_workers)
+		p->n_rxq = (uint16_t)n_workers;
+	if (p->n_rxq > 1 &&
 	    (info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP))) {
 		p->rss = true;
-		p->n_rxq = (uint16_t)n_workers;
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) &
 						   info.flow_type_rss_offloads;
