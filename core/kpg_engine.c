@@ -147,8 +147,19 @@ static void record(struct kpg_engine *e, const struct kpg_answer *a)
 		memcpy(r->station, j->rq.station_id.p, n);
 		r->station[n] = '\0';
 	}
-	if (e->cur_number)
-		snprintf(r->cert_number, sizeof(r->cert_number), "%s", e->cur_number);
+	if (e->cur_number) {
+		/* Cut a long number on a character boundary: the record stays
+		 * valid UTF-8 wherever it is shipped. */
+		size_t len = strnlen(e->cur_number, sizeof(r->cert_number));
+
+		if (len == sizeof(r->cert_number)) {
+			len--;
+			while (len > 0 && ((unsigned char)e->cur_number[len] & 0xc0) == 0x80)
+				len--;
+		}
+		memcpy(r->cert_number, e->cur_number, len);
+		r->cert_number[len] = '\0';
+	}
 	e->audit_fresh = true;
 	r->n_verdicts = 0;
 	for (unsigned i = 0; a->verdicts && i < a->verdicts->n; i++) {

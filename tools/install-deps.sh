@@ -10,6 +10,8 @@ pkgs=(
   libprotobuf-c-dev protobuf-c-compiler
   libcunit1-dev libconfig-dev libjansson-dev
   libmicrohttpd-dev prometheus
+  postgresql libpq-dev
+  redis-server libhiredis-dev
   iproute2 iputils-ping python3 procps strace
 )
 
