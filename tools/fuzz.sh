@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 secs=${1:-60}
 shift || true
-all=(pkt request engine trust config)
+all=(pkt request engine trust config audit)
 harnesses=("${@:-${all[@]}}")
 dir=build-fuzz
 
