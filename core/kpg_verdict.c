@@ -124,7 +124,8 @@ static const struct {
 	{ 1704, "seal_not_on_certificate" }, { 1705, "measurement_missing" },
 	{ 1800, "not_consumed" }, { 1801, "rescan_in_window" },
 	{ 1802, "already_consumed" }, { 1803, "number_reused" },
-	{ 1804, "ledger_busy" },
+	{ 1804, "ledger_busy" }, { 1805, "ledger_unreachable" },
+	{ 1806, "not_consumed_locally" },
 };
 
 const char *kpg_reason_name(uint32_t reason)

@@ -76,6 +76,7 @@ struct file_store {
 	struct file_record *batch;       /* appended, not yet written */
 	uint32_t batch_n, batch_cap;
 	bool unsynced;                   /* written since the last sync request */
+	bool fixed_key;                  /* keys given (a fleet's), not random */
 
 	/* The syncer: sync_wanted under req_lock; fd_lock keeps fd open
 	 * while it syncs (the owner replaces fd only at compaction). */
@@ -257,7 +258,8 @@ static int fs_create(struct file_store *fs)
 	struct file_header h;
 	int rc;
 
-	if (getrandom(fs->base.key, sizeof(fs->base.key), 0) !=
+	if (!fs->fixed_key &&
+	    getrandom(fs->base.key, sizeof(fs->base.key), 0) !=
 	    (ssize_t)sizeof(fs->base.key))
 		return -errno;
 	make_header(fs, &h);
@@ -455,8 +457,21 @@ static int fs_load(struct dup_store *s, char *err, size_t errlen)
 				 fs->path);
 			return -EINVAL;
 		}
-		memcpy(fs->base.key, h.key, sizeof(fs->base.key));
-		rc = fs_read_records(fs, sb.st_size, &dropped, &corrupt);
+		if (fs->fixed_key &&
+		    memcmp(fs->base.key, h.key, sizeof(h.key)) != 0) {
+			/* Ids made with other keys would never match ours. */
+			if (sb.st_size > (off_t)sizeof(h)) {
+				snprintf(err, errlen,
+					 "%s: made with other hash keys than the"
+					 " fleet's (kept as is; move it away to"
+					 " start afresh)", fs->path);
+				return -EKEYREJECTED;
+			}
+			rc = fs_create(fs);
+		} else {
+			memcpy(fs->base.key, h.key, sizeof(fs->base.key));
+			rc = fs_read_records(fs, sb.st_size, &dropped, &corrupt);
+		}
 		if (rc < 0)
 			goto failed;
 	}
@@ -601,6 +616,12 @@ static void fs_destroy(struct dup_store *s)
 	free(fs);
 }
 
+static void fs_each(struct dup_store *s,
+		    void (*fn)(const struct dup_record *r, void *arg), void *arg)
+{
+	dup_table_each(fs_of(s)->table, fn, arg);
+}
+
 static const struct dup_store_ops file_ops = {
 	.kind = "file",
 	.load = fs_load,
@@ -608,15 +629,18 @@ static const struct dup_store_ops file_ops = {
 	.insert = fs_insert,
 	.flush = fs_flush,
 	.destroy = fs_destroy,
+	.each = fs_each,
 };
 
 struct dup_store *dup_file_store_new(const char *path, uint32_t capacity,
 				     uint32_t retention_days)
 {
-	struct file_store *fs = calloc(1, sizeof(*fs));
+	size_t size = (sizeof(struct file_store) + 63) & ~(size_t)63;
+	struct file_store *fs = aligned_alloc(64, size);
 
 	if (fs == NULL)
 		return NULL;
+	memset(fs, 0, size);
 	fs->base.ops = &file_ops;
 	fs->fd = -1;
 	fs->lock_fd = -1;
@@ -631,4 +655,17 @@ struct dup_store *dup_file_store_new(const char *path, uint32_t capacity,
 		return NULL;
 	}
 	return &fs->base;
+}
+
+struct dup_store *dup_file_store_new_keyed(const char *path, uint32_t capacity,
+					   uint32_t retention_days,
+					   const uint64_t key[2][2])
+{
+	struct dup_store *s = dup_file_store_new(path, capacity, retention_days);
+
+	if (s != NULL) {
+		memcpy(s->key, key, sizeof(s->key));
+		fs_of(s)->fixed_key = true;
+	}
+	return s;
 }

@@ -184,7 +184,10 @@ int dup_instance_bind(struct dup_instance *in, const struct dup_bind_conf *c,
 	for (unsigned w = 0; w < b->n_rings; w++)
 		if ((b->rings[w] = dup_ring_new(c->ring_size)) == NULL)
 			goto oom;
-	b->store = dup_file_store_new(c->path, c->capacity, c->retention_days);
+	b->store = c->shared ?
+		   dup_redis_store_new(c->path, c->capacity, c->retention_days,
+				       &c->redis) :
+		   dup_file_store_new(c->path, c->capacity, c->retention_days);
 	if (b->store == NULL)
 		goto oom;
 	rc = b->store->ops->load(b->store, err, errlen);

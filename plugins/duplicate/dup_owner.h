@@ -22,6 +22,8 @@ struct dup_bind_conf {
 	uint32_t capacity, retention_days, ring_size;
 	uint32_t poll_us;                /* owner's sleep while records flow */
 	uint32_t idle_us;                /* ... and once idle for IDLE_AFTER */
+	bool shared;                     /* store = "redis": the fleet's ledger */
+	struct dup_redis_conf redis;     /* ... where, when shared */
 };
 
 struct dup_bound {
@@ -40,6 +42,10 @@ struct dup_last {
 	uint32_t number_len;             /* 0: nothing kept */
 	char participant[2];
 	char number[DUP_NUMBER_MAX];
+	/* Judged while a shared ledger was out of touch with the fleet:
+	 * accepted on the local ledger alone, or referred. This worker's
+	 * own counters, summed when read. */
+	_Atomic uint64_t local_only, unreachable_referred;
 } __attribute__((aligned(64)));
 
 struct dup_instance {

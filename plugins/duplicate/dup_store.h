@@ -1,7 +1,8 @@
 /* dup_store.h — the consumed-certificate ledger behind the duplicate plugin,
- * as an interface a shared store can implement later (Redis/Valkey for a
- * fleet of gateways, issue 7); the embedded file store (dup_file_store.c)
- * is the one implementation now.
+ * as an interface with two implementations: the embedded file store
+ * (dup_file_store.c), and the Redis store (dup_redis_store.c) that shares
+ * consumption among a fleet of gateways and keeps a file store as its
+ * local layer.
  *
  * Who calls what:
  *   load     control thread, once, before any other call: fills the
@@ -62,16 +63,23 @@ struct dup_store_stats {
 struct dup_store;
 
 struct dup_store_ops {
-	const char *kind;                /* "file", later "redis" */
+	const char *kind;                /* "file" or "redis" */
 	int (*load)(struct dup_store *s, char *err, size_t errlen);
 	/* 1 found (*out filled), 0 absent, -EAGAIN when no consistent answer
-	 * could be read without waiting (the caller refers). */
+	 * could be read without waiting (the caller refers), -ENOTCONN when
+	 * absent here while a shared store is out of touch with its fleet
+	 * (the caller refers or judges locally, by its config). */
 	int (*lookup)(const struct dup_store *s, const uint64_t id[2],
 		      struct dup_record *out);
 	/* 0 recorded, -EEXIST already there, -ENOSPC full, -EIO not kept. */
 	int (*insert)(struct dup_store *s, const struct dup_record *r);
 	void (*flush)(struct dup_store *s, bool sync);
 	void (*destroy)(struct dup_store *s);
+	void (*each)(struct dup_store *s,
+		     void (*fn)(const struct dup_record *r, void *arg), void *arg);
+	void (*stats)(const struct dup_store *s,
+		      void (*emit)(void *arg, const char *name, uint64_t value),
+		      void *arg);
 };
 
 struct dup_store {
@@ -79,7 +87,10 @@ struct dup_store {
 	/* SipHash keys, set by load and fixed after: [0] identities,
 	 * [1] signed bytes. Every gateway sharing a store shares its keys. */
 	uint64_t key[2][2];
-	struct dup_store_stats stats;
+	/* Written by the owner at every insert, while every worker reads the
+	 * keys at every lookup: not on their cache line. Allocate stores
+	 * 64-byte aligned. */
+	_Alignas(64) struct dup_store_stats stats;
 };
 
 /* The embedded default: a table in memory and an append-only file at
@@ -88,6 +99,34 @@ struct dup_store {
  * none is, the insert is refused and counted (table_full). */
 struct dup_store *dup_file_store_new(const char *path, uint32_t capacity,
 				     uint32_t retention_days);
+
+/* As dup_file_store_new, but with the given hash keys instead of random
+ * ones: a file made by load gets them, and load refuses (-EKEYREJECTED) a
+ * file that holds records made with other keys (one without records is
+ * made again with these). */
+struct dup_store *dup_file_store_new_keyed(const char *path, uint32_t capacity,
+					   uint32_t retention_days,
+					   const uint64_t key[2][2]);
+
+/* Where a fleet's Redis is, and how this gateway uses it. */
+struct dup_redis_conf {
+	char socket[108];                /* a unix socket, or "" for host:port */
+	char host[256];
+	uint32_t port;
+	char prefix[64];                 /* the fleet's key names start so */
+	uint64_t key[2][2];              /* the fleet's hash keys */
+	uint32_t timeout_ms;             /* connect, and each reply */
+	uint32_t retry_max_ms;           /* longest wait between reconnects */
+	uint32_t stream_max;             /* stream entries Redis keeps */
+};
+
+/* The shared ledger: a file store at path as the local layer (lookups,
+ * durability), kept in step with the fleet's Redis by a thread of its own.
+ * Its lookup answers -ENOTCONN for a certificate absent here while it is
+ * not in step with the fleet. */
+struct dup_store *dup_redis_store_new(const char *path, uint32_t capacity,
+				      uint32_t retention_days,
+				      const struct dup_redis_conf *conf);
 
 /* Counters: lock-free, off the per-request path (or on it only when
  * something went wrong), read by anyone. */

@@ -15,6 +15,12 @@
  * second lcore may accept the same new certificate too: that window is
  * measured by bench_duplicate and given in docs/plugins.md.
  *
+ * With store = "redis" the ledger is shared by a fleet of gateways
+ * (dup_redis_store.c, docs/architecture.md "The shared ledger"): the file
+ * store stays the local layer workers read, and a certificate absent
+ * there while the fleet is out of reach is referred, or judged on the
+ * local ledger alone, as on_unreachable says.
+ *
  * Config:
  *   { name = "duplicate";
  *     stations = [ "ANR-1", "ANR-2" ];   # this checkpoint's stations, and/or
@@ -26,7 +32,17 @@
  *     retention_days = 90;               # kept after expiry, then evictable
  *     ring_size = 1024;                  # per worker, power of two
  *     owner_poll_us = 50;                # owner's sleep while busy; 0 spins
- *     owner_idle_us = 1000; }            # ... after 10 ms without records
+ *     owner_idle_us = 1000;              # ... after 10 ms without records
+ *     # the fleet's ledger (store settings too, but on_unreachable):
+ *     store = "redis";                   # "file" (default) or "redis"
+ *     redis_socket = "/run/redis/redis-server.sock";  # or:
+ *     redis_host = "127.0.0.1"; redis_port = 6379;
+ *     redis_prefix = "kpgate:ledger";    # the fleet's key names
+ *     fleet_key_file = "ledger.key";     # 64 hex digits, the same fleet-wide
+ *     redis_timeout_ms = 500;            # connect, and each reply
+ *     redis_retry_max_ms = 2000;         # longest wait between reconnects
+ *     redis_stream_max = 100000;         # stream entries Redis keeps
+ *     on_unreachable = "refer"; }        # or "local"; reloadable
  *
  * Reason codes (1800-1899):
  *   1800 not_consumed        accept: not consumed before
@@ -35,6 +51,9 @@
  *   1803 number_reused       reject: this number was consumed with
  *                            other signed bytes
  *   1804 ledger_busy         refer: no consistent read of the ledger
+ *   1805 ledger_unreachable  refer: not consumed here, and the fleet's
+ *                            ledger is out of reach (on_unreachable = refer)
+ *   1806 not_consumed_locally accept: the same, on_unreachable = local
  * No verdict for a scan without a certificate number.
  */
 #include <errno.h>
@@ -57,6 +76,8 @@ enum {
 	DUP_ALREADY_CONSUMED = 1802,
 	DUP_NUMBER_REUSED = 1803,
 	DUP_LEDGER_BUSY = 1804,
+	DUP_LEDGER_UNREACHABLE = 1805,
+	DUP_NOT_CONSUMED_LOCALLY = 1806,
 };
 
 #define DEFAULT_STATE_FILE     "duplicate.ledger"
@@ -67,6 +88,18 @@ enum {
 #define DEFAULT_IDLE_US        1000
 #define DEFAULT_RESCAN_WINDOW  300
 #define STATIONS_MAX           4096
+#define DEFAULT_REDIS_PORT     6379
+#define DEFAULT_REDIS_PREFIX   "kpgate:ledger"
+#define DEFAULT_REDIS_TIMEOUT  500
+#define DEFAULT_REDIS_RETRY    2000
+#define DEFAULT_STREAM_MAX     100000
+
+/* Keys that only mean something with store = "redis". */
+static const char *const redis_keys[] = {
+	"redis_socket", "redis_host", "redis_port", "redis_prefix",
+	"fleet_key_file", "redis_timeout_ms", "redis_retry_max_ms",
+	"redis_stream_max", "on_unreachable", NULL,
+};
 
 struct dup_state {
 	struct dup_bound *b;
@@ -75,6 +108,7 @@ struct dup_state {
 	size_t prefix_len;
 	unsigned n_stations;
 	char **stations;
+	bool local_when_unreachable;     /* on_unreachable = "local" */
 };
 
 /* ---- identity ---------------------------------------------------------- */
@@ -199,14 +233,145 @@ static int read_string(const struct kpg_plugin_env *env,
 	return 0;
 }
 
+/* fleet_key_file: one line of 64 hex digits, the identity key then the
+ * signed-bytes key, each two little-endian words. */
+struct key_ctx {
+	uint64_t key[2][2];
+	bool seen;
+};
+
+static int key_line(void *arg, const char *text, unsigned lineno, char *err,
+		    size_t errlen)
+{
+	struct key_ctx *k = arg;
+	uint8_t b[32];
+	uint64_t any = 0;
+
+	(void)lineno;
+	if (k->seen) {
+		snprintf(err, errlen, "one key only");
+		return -EINVAL;
+	}
+	if (strlen(text) != 64 || strspn(text, "0123456789abcdefABCDEF") != 64) {
+		snprintf(err, errlen, "not 64 hex digits (make a key with"
+			 " 'openssl rand -hex 32', the same for the whole fleet)");
+		return -EINVAL;
+	}
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		sscanf(text + 2 * i, "%2x", &v);
+		b[i] = (uint8_t)v;
+	}
+	for (int w = 0; w < 4; w++) {
+		uint64_t v = 0;
+
+		for (int i = 7; i >= 0; i--)
+			v = v << 8 | b[8 * w + i];
+		k->key[w / 2][w % 2] = v;
+		any |= v;
+	}
+	if (any == 0) {
+		snprintf(err, errlen, "a key of zeros is no secret");
+		return -EINVAL;
+	}
+	k->seen = true;
+	return 0;
+}
+
+/* Only letters, digits and ":_.-": the prefix goes into a SCAN pattern. */
+static bool prefix_ok(const char *p)
+{
+	return p[0] != '\0' && strlen(p) < sizeof(((struct dup_redis_conf *)0)->prefix) &&
+	       strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789:_.-") == strlen(p);
+}
+
+static int read_redis_conf(const struct kpg_plugin_env *env,
+			   const config_setting_t *section,
+			   struct dup_redis_conf *rc)
+{
+	const char *sock = NULL, *host = NULL, *prefix = DEFAULT_REDIS_PREFIX;
+	const char *keyfile = NULL;
+	const char *cdir = env->config_dir && env->config_dir[0] ? env->config_dir : ".";
+	struct key_ctx k = { .seen = false };
+	const config_setting_t *at;
+	int n;
+
+	rc->port = DEFAULT_REDIS_PORT;
+	rc->timeout_ms = DEFAULT_REDIS_TIMEOUT;
+	rc->retry_max_ms = DEFAULT_REDIS_RETRY;
+	rc->stream_max = DEFAULT_STREAM_MAX;
+	if (read_string(env, section, "redis_socket", &sock) < 0 ||
+	    read_string(env, section, "redis_host", &host) < 0 ||
+	    read_uint(env, section, "redis_port", 1, 65535, &rc->port) < 0 ||
+	    read_string(env, section, "redis_prefix", &prefix) < 0 ||
+	    read_uint(env, section, "redis_timeout_ms", 10, 60000,
+		      &rc->timeout_ms) < 0 ||
+	    read_uint(env, section, "redis_retry_max_ms", 50, 600000,
+		      &rc->retry_max_ms) < 0 ||
+	    read_uint(env, section, "redis_stream_max", 1000, 100000000,
+		      &rc->stream_max) < 0)
+		return -EINVAL;
+	if ((sock == NULL) == (host == NULL)) {
+		env->error(env, NULL, "store = \"redis\" needs one of"
+			   " 'redis_socket' and 'redis_host'");
+		return -EINVAL;
+	}
+	if (sock && config_setting_get_member(section, "redis_port")) {
+		env->error(env, config_setting_get_member(section, "redis_port"),
+			   "'redis_port' goes with 'redis_host', not 'redis_socket'");
+		return -EINVAL;
+	}
+	if (sock) {
+		at = config_setting_get_member(section, "redis_socket");
+		n = sock[0] == '/' ?
+		    snprintf(rc->socket, sizeof(rc->socket), "%s", sock) :
+		    snprintf(rc->socket, sizeof(rc->socket), "%s/%s", cdir, sock);
+		if (n >= (int)sizeof(rc->socket)) {
+			env->error(env, at, "'redis_socket': a unix socket's path"
+				   " is at most %zu bytes", sizeof(rc->socket) - 1);
+			return -EINVAL;
+		}
+	} else if (snprintf(rc->host, sizeof(rc->host), "%s", host) >=
+		   (int)sizeof(rc->host)) {
+		env->error(env, config_setting_get_member(section, "redis_host"),
+			   "'redis_host': too long");
+		return -EINVAL;
+	}
+	if (!prefix_ok(prefix)) {
+		env->error(env, config_setting_get_member(section, "redis_prefix"),
+			   "'redis_prefix' = \"%s\": 1 to %zu letters, digits"
+			   " or ':_.-'", prefix, sizeof(rc->prefix) - 1);
+		return -EINVAL;
+	}
+	snprintf(rc->prefix, sizeof(rc->prefix), "%s", prefix);
+
+	/* The gateways of a fleet must hash alike, or their ids never
+	 * match: the key is the operator's, like the trust anchors. */
+	if (pconf_string(env, section, "fleet_key_file", true, &keyfile) < 0)
+		return -EINVAL;
+	at = config_setting_get_member(section, "fleet_key_file");
+	if (env->read_lines(env, at, keyfile, key_line, &k) < 0)
+		return -EINVAL;
+	if (!k.seen) {
+		env->error(env, at, "'fleet_key_file' %s: no key in it", keyfile);
+		return -EINVAL;
+	}
+	memcpy(rc->key, k.key, sizeof(rc->key));
+	return 0;
+}
+
 static int read_bind_conf(const struct kpg_plugin_env *env,
 			  const config_setting_t *section,
 			  struct dup_bind_conf *c)
 {
 	const char *file = DEFAULT_STATE_FILE;
 	const char *dir = env->state_dir && env->state_dir[0] ? env->state_dir : ".";
+	const char *store = "file";
 	int n;
 
+	memset(c, 0, sizeof(*c));
 	c->capacity = DEFAULT_CAPACITY;
 	c->retention_days = DEFAULT_RETENTION_DAYS;
 	c->ring_size = DEFAULT_RING_SIZE;
@@ -233,6 +398,23 @@ static int read_bind_conf(const struct kpg_plugin_env *env,
 			   "'state_file': path too long");
 		return -EINVAL;
 	}
+	if (read_string(env, section, "store", &store) < 0)
+		return -EINVAL;
+	if (strcmp(store, "redis") == 0) {
+		c->shared = true;
+		return read_redis_conf(env, section, &c->redis);
+	}
+	if (strcmp(store, "file") != 0) {
+		env->error(env, config_setting_get_member(section, "store"),
+			   "'store' = \"%s\": must be \"file\" or \"redis\"", store);
+		return -EINVAL;
+	}
+	for (const char *const *k = redis_keys; *k; k++)
+		if (config_setting_get_member(section, *k)) {
+			env->error(env, config_setting_get_member(section, *k),
+				   "'%s' needs store = \"redis\"", *k);
+			return -EINVAL;
+		}
 	return 0;
 }
 
@@ -257,6 +439,26 @@ static int same_bind_conf(const struct kpg_plugin_env *env,
 		key = "owner_poll_us";
 	else if (now->idle_us != want->idle_us)
 		key = "owner_idle_us";
+	else if (now->shared != want->shared)
+		key = "store";
+	else if (!now->shared)
+		key = NULL;
+	else if (strcmp(now->redis.socket, want->redis.socket) != 0)
+		key = "redis_socket";
+	else if (strcmp(now->redis.host, want->redis.host) != 0)
+		key = "redis_host";
+	else if (now->redis.port != want->redis.port)
+		key = "redis_port";
+	else if (strcmp(now->redis.prefix, want->redis.prefix) != 0)
+		key = "redis_prefix";
+	else if (memcmp(now->redis.key, want->redis.key, sizeof(now->redis.key)) != 0)
+		key = "fleet_key_file";
+	else if (now->redis.timeout_ms != want->redis.timeout_ms)
+		key = "redis_timeout_ms";
+	else if (now->redis.retry_max_ms != want->redis.retry_max_ms)
+		key = "redis_retry_max_ms";
+	else if (now->redis.stream_max != want->redis.stream_max)
+		key = "redis_stream_max";
 	if (key == NULL)
 		return 0;
 	env->error(env, config_setting_get_member(section, key) ?
@@ -284,9 +486,20 @@ static int read_stations(const struct kpg_plugin_env *env,
 	uint32_t window = DEFAULT_RESCAN_WINDOW;
 	int n;
 
+	const char *unreachable = "refer";
+
 	if (read_uint(env, section, "rescan_window", 0, 86400 * 30, &window) < 0 ||
-	    read_string(env, section, "station_prefix", &prefix) < 0)
+	    read_string(env, section, "station_prefix", &prefix) < 0 ||
+	    read_string(env, section, "on_unreachable", &unreachable) < 0)
 		return -EINVAL;
+	if (strcmp(unreachable, "local") == 0) {
+		st->local_when_unreachable = true;
+	} else if (strcmp(unreachable, "refer") != 0) {
+		env->error(env, config_setting_get_member(section, "on_unreachable"),
+			   "'on_unreachable' = \"%s\": must be \"refer\" or"
+			   " \"local\"", unreachable);
+		return -EINVAL;
+	}
 	st->window = window;
 	if (prefix) {
 		st->prefix = strdup(prefix);
@@ -340,7 +553,10 @@ static int dup_configure(void *instance, const struct kpg_plugin_env *env,
 	static const char *const keys[] = {
 		"stations", "station_prefix", "rescan_window", "state_file",
 		"capacity", "retention_days", "ring_size", "owner_poll_us",
-		"owner_idle_us", NULL,
+		"owner_idle_us", "store", "redis_socket", "redis_host",
+		"redis_port", "redis_prefix", "fleet_key_file",
+		"redis_timeout_ms", "redis_retry_max_ms", "redis_stream_max",
+		"on_unreachable", NULL,
 	};
 	struct dup_instance *in = instance;
 	struct dup_bind_conf want;
@@ -433,6 +649,36 @@ static bool same_cert(const struct dup_last *l, const struct kpg_cert *c)
 	       memcmp(l->number, c->number.p, c->number.len) == 0;
 }
 
+/* One more on this worker's own counter: no atomic read-modify-write. */
+static void bump(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* Not consumed here, and the fleet's ledger is out of reach: what the
+ * config says, counted. */
+static void unreachable(struct dup_instance *in, const struct dup_state *st,
+			const struct kpg_scan_view *scan,
+			struct kpg_plugin_verdict *out)
+{
+	struct dup_last *l = scan->worker < in->workers ? &in->last[scan->worker] : NULL;
+
+	if (st->local_when_unreachable) {
+		if (l)
+			bump(&l->local_only);
+		out->decision = KPG_ACCEPT;
+		out->reason = DUP_NOT_CONSUMED_LOCALLY;
+		strcpy(out->detail, "not consumed here; fleet ledger unreachable");
+	} else {
+		if (l)
+			bump(&l->unreachable_referred);
+		out->decision = KPG_REFER;
+		out->reason = DUP_LEDGER_UNREACHABLE;
+		strcpy(out->detail, "fleet ledger unreachable: inspect");
+	}
+}
+
 static void dup_evaluate(void *instance, const void *state,
 			 const struct kpg_scan_view *scan,
 			 struct kpg_plugin_verdict *out)
@@ -465,6 +711,10 @@ static void dup_evaluate(void *instance, const void *state,
 		out->decision = KPG_ACCEPT;
 		out->reason = DUP_NOT_CONSUMED;
 		strcpy(out->detail, "not consumed before");
+		return;
+	}
+	if (found == -ENOTCONN) {
+		unreachable(in, st, scan, out);
 		return;
 	}
 	if (found < 0) {
@@ -549,7 +799,10 @@ static void dup_stats(void *instance,
 		      void (*emit)(void *arg, const char *name, uint64_t value),
 		      void *arg)
 {
+	struct dup_instance *in = instance;
 	struct kpg_duplicate_stats s;
+	struct dup_bound *b;
+	uint64_t local_only = 0, referred = 0;
 
 	if (dup_instance_stats(instance, &s) != 0)
 		return;
@@ -560,6 +813,19 @@ static void dup_stats(void *instance,
 	emit(arg, "table_full", s.table_full);
 	emit(arg, "evicted", s.evicted);
 	emit(arg, "io_errors", s.io_errors);
+	b = dup_instance_bound(in);
+	if (!b->conf.shared)
+		return;
+	for (unsigned w = 0; w < in->workers; w++) {
+		local_only += atomic_load_explicit(&in->last[w].local_only,
+						   memory_order_relaxed);
+		referred += atomic_load_explicit(&in->last[w].unreachable_referred,
+						 memory_order_relaxed);
+	}
+	emit(arg, "local_only_decisions", local_only);
+	emit(arg, "unreachable_referrals", referred);
+	if (b->store->ops->stats)
+		b->store->ops->stats(b->store, emit, arg);
 }
 
 KPG_PLUGIN_EXPORT = {
