@@ -2,6 +2,7 @@
  * gw_station.h. */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include <rte_telemetry.h>
 
 #include "gw_log.h"
+#include "gw_metrics.h"
+#include "gw_prom.h"
 #include "gw_station.h"
 #include "gw_station_conf.h"
 #include "gw_trust.h"
@@ -191,6 +194,45 @@ static int cmd_stations(const char *cmd, const char *params,
 	return 0;
 }
 
+/* Prometheus: each station's counters, and the shared row of everything
+ * not in the table as station="_unknown". Summed over lcores per scrape. */
+static void station_metrics(struct gw_prom *p, void *arg)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} fam[] = {
+		{ "kpgate_station_requests_total", "Requests naming the station.",
+		  offsetof(struct kpg_station_counts, requests) },
+		{ "kpgate_station_answered_total", "Answers sent to the station.",
+		  offsetof(struct kpg_station_counts, answered) },
+		{ "kpgate_station_auth_failed_total", "Bad or missing HMAC, wrong source.",
+		  offsetof(struct kpg_station_counts, auth_failed) },
+		{ "kpgate_station_replays_total", "Other bytes under a request id already seen.",
+		  offsetof(struct kpg_station_counts, replays) },
+		{ "kpgate_station_rate_limited_total", "Cold verifies refused: bucket empty.",
+		  offsetof(struct kpg_station_counts, rate_limited) },
+	};
+	const struct kpg_stations *t;
+	struct kpg_station_counts c;
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	t = gw_station_table;
+	n = kpg_stations_count(t);
+	for (size_t f = 0; t && f < sizeof(fam) / sizeof(fam[0]); f++) {
+		gw_prom_family(p, fam[f].name, "counter", fam[f].help);
+		for (unsigned i = 0; i <= n; i++) {
+			kpg_station_counts_sum(t, i, &c);
+			gw_prom_u64(p, fam[f].name,
+				    *(const uint64_t *)((const char *)&c + fam[f].off),
+				    "station", i < n ? kpg_stations_at(t, i)->id : "_unknown",
+				    NULL);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 int gw_station_init(unsigned workers)
 {
 	char err[512];
@@ -215,11 +257,13 @@ int gw_station_init(unsigned workers)
 		"verifies, rate limited, unanswered (params: offset,count)");
 	if (rc)
 		GW_LOG(WARNING, "/kpgate/stations not registered: %s\n", strerror(-rc));
+	gw_metrics_add_source(station_metrics, NULL);
 	return 0;
 }
 
 void gw_station_fini(void)
 {
+	gw_metrics_remove_source(station_metrics, NULL);
 	pthread_mutex_lock(&lock);
 	kpg_stations_delete(gw_station_table);
 	gw_station_table = NULL;

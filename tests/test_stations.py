@@ -277,6 +277,22 @@ class StationsTest(unittest.TestCase):
         print(f"\nflood: {sent}\nwatch: {seen}\nstations after: "
               f"{json.dumps(after)}", file=sys.stderr)
 
+    # -- 8 ---------------------------------------------------------------
+    def test_8_station_metrics(self):
+        """Each station's counters on the Prometheus page as well."""
+        code = ("import urllib.request;"
+                "print(urllib.request.urlopen('http://127.0.0.1:9102/metrics',"
+                " timeout=5).read().decode())")
+        page = self.gw.ns(sys.executable, "-c", code).stdout
+        rows = {}
+        for line in page.splitlines():
+            if line.startswith("kpgate_station_requests_total{"):
+                label, value = line.rsplit(" ", 1)
+                rows[label] = float(value)
+        self.assertGreater(rows.get('kpgate_station_requests_total{station="lane-1"}', 0), 0,
+                           rows)
+        self.assertIn('kpgate_station_requests_total{station="_unknown"}', rows)
+
     # -- 9 ---------------------------------------------------------------
     def test_9_clean_shutdown(self):
         rc = self.gw.stop()
