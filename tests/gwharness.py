@@ -21,6 +21,19 @@ ST4, ST6 = "192.0.2.2", "2001:db8::2"
 IFACE = "kpg0"
 
 
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_demo_pki(build, directory):
+    """The demo PKI, trust list, certificates and kpgate.conf in directory
+    (tools/make-demo-pki.sh), as every test starts from."""
+    r = subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
+                        build, directory], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"make-demo-pki.sh failed:\n{r.stdout}{r.stderr}")
+
+
 class Gateway:
     def __init__(self, build, conf, name, lcores="0,1", log=None):
         self.build = os.path.abspath(build)

@@ -39,7 +39,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4  # noqa: E402
+from gwharness import Gateway, GW4, make_demo_pki  # noqa: E402
 import station as stationlib  # noqa: E402
 
 BUILD = None
@@ -53,8 +53,7 @@ UDP_PORT = 7102
 def setUpModule():
     global PKI
     PKI = tempfile.mkdtemp(prefix="kpgate-audit-")
-    subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"), BUILD, PKI],
-                   check=True, timeout=60, capture_output=True)
+    make_demo_pki(BUILD, PKI)
     subprocess.run([tool("kpgate-authority"), "keygen", "--alg", "ed25519",
                     "--out", os.path.join(PKI, "checkpoint")], check=True,
                    timeout=30, capture_output=True)

@@ -20,7 +20,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4, GW6, IFACE  # noqa: E402
+from gwharness import Gateway, GW4, GW6, IFACE, make_demo_pki  # noqa: E402
 
 BUILD = None
 
@@ -29,8 +29,7 @@ class GatewayTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-it-")
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, cls.dir], check=True, timeout=60)
+        make_demo_pki(BUILD, cls.dir)
         cls.gw = Gateway(BUILD, os.path.join(cls.dir, "kpgate.conf"),
                          f"kpgit{os.getpid()}",
                          log=os.path.join(cls.dir, "kpgate.log"))
@@ -150,8 +149,7 @@ class NoTrustListTest(unittest.TestCase):
     def test_unavailable_without_list(self):
         d = tempfile.mkdtemp(prefix="kpgate-it-")
         try:
-            subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                            BUILD, d], check=True, timeout=60)
+            make_demo_pki(BUILD, d)
             os.unlink(os.path.join(d, "trust.kptl"))
             with Gateway(BUILD, os.path.join(d, "kpgate.conf"),
                          f"kpgnl{os.getpid()}",

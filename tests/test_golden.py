@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 GOLDEN = os.path.join(HERE, "golden")
 sys.path.insert(0, HERE)
-from gwharness import Gateway  # noqa: E402
+from gwharness import Gateway, make_demo_pki  # noqa: E402
 
 BUILD = None
 
@@ -88,8 +88,7 @@ class GoldenTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
     def run_in(self, d):
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, d], check=True, timeout=60)
+        make_demo_pki(BUILD, d)
         shutil.copy(os.path.join(GOLDEN, "sanctioned.list"), d)
         conf = os.path.join(d, "kpgate.conf")
         with open(conf, "a") as f, open(os.path.join(GOLDEN, "policy.conf")) as p:

@@ -25,7 +25,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway  # noqa: E402
+from gwharness import Gateway, make_demo_pki  # noqa: E402
 
 BUILD = None
 EXTRA_KEYS = 300
@@ -39,9 +39,7 @@ class KpgatectlTest(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-ctl-")
         cls.auth = os.path.join(BUILD, "tools", "kpgate-authority")
         cls.ctlbin = os.path.join(BUILD, "tools", "kpgatectl")
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, cls.dir], check=True, timeout=60,
-                       capture_output=True)
+        make_demo_pki(BUILD, cls.dir)
         cls.big_ids = cls.make_big_list()
         cls.gw = Gateway(BUILD, cls.path("kpgate.conf"),
                          f"kpgctl{os.getpid()}",

@@ -43,7 +43,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4  # noqa: E402
+from gwharness import Gateway, GW4, make_demo_pki  # noqa: E402
 from station import field, varint, read_varint  # noqa: E402
 from test_golden import certificate  # noqa: E402
 
@@ -184,9 +184,7 @@ class Fleet(unittest.TestCase):
         self.sock = os.path.join(self.d, "redis.sock")
         self.redis = None
         self.gws = []
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, self.d], check=True, timeout=60,
-                       capture_output=True)
+        make_demo_pki(BUILD, self.d)
         with open(os.path.join(self.d, "fleet.key"), "w") as f:
             f.write(FLEET_KEY + "\n")
         self.start_redis()

@@ -28,7 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4, IFACE  # noqa: E402
+from gwharness import Gateway, GW4, IFACE, make_demo_pki  # noqa: E402
 import malformed_frames as mf  # noqa: E402
 
 BUILD = None
@@ -44,8 +44,7 @@ class MalformedCorpusTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-mf-")
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, cls.dir], check=True, timeout=60)
+        make_demo_pki(BUILD, cls.dir)
         cls.gw = Gateway(BUILD, os.path.join(cls.dir, "kpgate.conf"),
                          f"kpgmf{os.getpid()}",
                          log=os.path.join(cls.dir, "kpgate.log"))

@@ -34,7 +34,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4  # noqa: E402
+from gwharness import Gateway, GW4, make_demo_pki  # noqa: E402
 
 BUILD = None
 METRICS = "http://127.0.0.1:9102/metrics"
@@ -79,9 +79,7 @@ class MetricsTest(unittest.TestCase):
     def setUpClass(cls):
         ensure_prometheus()
         cls.dir = tempfile.mkdtemp(prefix="kpgate-met-")
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, cls.dir], check=True, timeout=60,
-                       capture_output=True)
+        make_demo_pki(BUILD, cls.dir)
         cls.gw = Gateway(BUILD, cls.path("kpgate.conf"),
                          f"kpgmet{os.getpid()}", log=cls.path("kpgate.log"))
         cls.prom = None

@@ -24,7 +24,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4  # noqa: E402
+from gwharness import Gateway, GW4, make_demo_pki  # noqa: E402
 
 BUILD = None
 RELOADS = 50
@@ -47,8 +47,7 @@ class ReloadTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
     def run_in(self, d):
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, d], check=True, timeout=60)
+        make_demo_pki(BUILD, d)
         conf = os.path.join(d, "kpgate.conf")
         with open(conf) as f:
             base = f.read()
@@ -119,8 +118,7 @@ class TrustReloadTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
     def run_in(self, d):
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, d], check=True, timeout=60)
+        make_demo_pki(BUILD, d)
         auth = os.path.join(BUILD, "tools", "kpgate-authority")
         with open(os.path.join(d, "trust.json")) as f:
             desc = json.load(f)

@@ -41,7 +41,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4  # noqa: E402
+from gwharness import Gateway, GW4, make_demo_pki  # noqa: E402
 
 BUILD = None
 WORK = None             # PKI, configs, logs, the database: one temp dir
@@ -137,8 +137,7 @@ def setUpModule():
         raise unittest.SkipTest("needs postgresql-15 (tools/install-deps.sh)")
     WORK = tempfile.mkdtemp(prefix="kpgate-ship-")
     os.chmod(WORK, 0o711)            # the postgres user reaches its own dir
-    subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"), BUILD, WORK],
-                   check=True, timeout=60, capture_output=True)
+    make_demo_pki(BUILD, WORK)
     # meson's timeout sends SIGTERM: unwind, so that the finally blocks
     # and tearDownModule stop kpgate, the shippers and the server
     signal.signal(signal.SIGTERM, on_sigterm)

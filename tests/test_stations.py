@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4, GW6, ST4, ST6, IFACE  # noqa: E402
+from gwharness import Gateway, GW4, GW6, ST4, ST6, IFACE, make_demo_pki  # noqa: E402
 
 BUILD = None
 STATION_RATE = 15          # requests/s each, every one a fresh certificate
@@ -63,9 +63,7 @@ class StationsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-st-")
-        subprocess.run([os.path.join(TOP, "tools", "make-demo-pki.sh"),
-                        BUILD, cls.dir], check=True, timeout=60,
-                       capture_output=True)
+        make_demo_pki(BUILD, cls.dir)
         cls.k1, cls.k2 = secrets.token_hex(32), secrets.token_hex(32)
         with open(cls.path("lane-2.key"), "w") as f:
             f.write(cls.k2 + "\n")
