@@ -14,15 +14,17 @@
 
 #include "kpg_plugin_host.h"
 
-/* A host for one worker of checkpoint "test-1" in jurisdiction (may be
+/* A host for `workers` workers of checkpoint cp in jurisdiction (may be
  * ""); config_dir and state_dir are dir (NULL: "."). NULL on failure. */
-static inline struct kpg_plugin_host *kpg_ptest_host(const char *jurisdiction,
-						     const char *dir)
+static inline struct kpg_plugin_host *kpg_ptest_host_at(const char *jurisdiction,
+							const char *dir,
+							const char *cp,
+							unsigned workers)
 {
 	const char *dirs[] = { getenv("KPG_PLUGIN_DIR"), NULL };
 	struct kpg_plugin_host_conf c = {
-		.workers = 1,
-		.checkpoint = "test-1",
+		.workers = workers,
+		.checkpoint = cp,
 		.jurisdiction = jurisdiction,
 		.config_dir = dir ? dir : ".",
 		.state_dir = dir ? dir : ".",
@@ -34,6 +36,13 @@ static inline struct kpg_plugin_host *kpg_ptest_host(const char *jurisdiction,
 		return NULL;
 	}
 	return kpg_plugin_host_new(&c);
+}
+
+/* One worker of checkpoint "test-1". */
+static inline struct kpg_plugin_host *kpg_ptest_host(const char *jurisdiction,
+						     const char *dir)
+{
+	return kpg_ptest_host_at(jurisdiction, dir, "test-1", 1);
 }
 
 /* Builds "plugins = <list>;" read from a string (errors then read

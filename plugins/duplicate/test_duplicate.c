@@ -65,16 +65,7 @@ struct rig {
 
 static struct kpg_plugin_host *host_at(const char *dir, const char *cp)
 {
-	const char *dirs[] = { getenv("KPG_PLUGIN_DIR"), NULL };
-	struct kpg_plugin_host_conf conf = {
-		.workers = 2,
-		.checkpoint = cp,
-		.jurisdiction = "EU",
-		.config_dir = dir,
-		.state_dir = dir,
-		.search_dirs = dirs,
-	};
-	struct kpg_plugin_host *h = kpg_plugin_host_new(&conf);
+	struct kpg_plugin_host *h = kpg_ptest_host_at("EU", dir, cp, 2);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	return h;
