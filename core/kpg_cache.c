@@ -14,8 +14,14 @@
 #define KPG_CACHE_LINE    64u
 #define KPG_CACHE_WAYS    8u
 /* A request carries signature and signed bytes in one datagram, so both
- * together never exceed it: one datagram is the whole slot. */
+ * together never exceed it. An entry is 2 KiB: the header, then the
+ * signature and signed bytes, then the decoded view in what they leave
+ * (at least 800 bytes, typically 1500). */
 #define KPG_CACHE_SLOT    KPG_DATAGRAM_MAX
+#define KPG_CACHE_ENTRY   2048u
+#define KPG_CACHE_HEAD    32u
+#define KPG_CACHE_DATA    (KPG_CACHE_ENTRY - KPG_CACHE_HEAD)
+#define KPG_CACHE_VIEW_ALIGN 16u
 #define KPG_CACHE_MAX     (1u << 26)   /* entries: ~85 GB, far past sane */
 
 struct kpg_cache_bucket {
@@ -28,9 +34,11 @@ struct kpg_cache_entry {
 	uint64_t version;
 	uint16_t sig_len;
 	uint16_t msg_len;
-	uint32_t pad;
+	uint16_t view_len;               /* 0: no decoded view kept */
+	uint16_t pad;
 	uint8_t key_id[KPG_KEY_ID_LEN];
-	uint8_t data[KPG_CACHE_SLOT];    /* signature, then signed bytes */
+	/* signature, signed bytes, then the view at kpg_cache_view_off() */
+	uint8_t data[KPG_CACHE_DATA] __attribute__((aligned(KPG_CACHE_VIEW_ALIGN)));
 } __attribute__((aligned(KPG_CACHE_LINE)));
 
 struct kpg_cache {
@@ -42,6 +50,8 @@ struct kpg_cache {
 } __attribute__((aligned(KPG_CACHE_LINE)));
 
 _Static_assert(KPG_CACHE_SLOT <= UINT16_MAX, "lengths are stored in 16 bits");
+_Static_assert(sizeof(struct kpg_cache_entry) == KPG_CACHE_ENTRY, "2 KiB entries");
+_Static_assert(KPG_CACHE_DATA - KPG_CACHE_SLOT >= 800, "room for a view");
 
 /* ---- hash ---- */
 
@@ -172,22 +182,54 @@ static inline bool kpg_cache_same(const struct kpg_cache_entry *e,
 		memcmp(e->data + k->sig_len, k->msg, k->msg_len) == 0);
 }
 
-bool kpg_cache_lookup(struct kpg_cache *c, const struct kpg_cache_key *k,
-		      uint64_t trust_version)
+struct kpg_cache_entry *kpg_cache_find(struct kpg_cache *c,
+				       const struct kpg_cache_key *k,
+				       uint64_t trust_version)
 {
 	uint32_t bi = (uint32_t)k->hash & c->mask;
 	const struct kpg_cache_bucket *b = &c->buckets[bi];
-	const struct kpg_cache_entry *e = &c->entries[(size_t)bi * KPG_CACHE_WAYS];
+	struct kpg_cache_entry *e = &c->entries[(size_t)bi * KPG_CACHE_WAYS];
 
 	if (!kpg_cache_fits(k))
-		return false;
+		return NULL;
 	for (unsigned w = 0; w < KPG_CACHE_WAYS; w++) {
 		if (b->tag[w] != k->hash || !(b->used & (1u << w)))
 			continue;
 		if (e[w].version == trust_version && kpg_cache_same(&e[w], k))
-			return true;
+			return &e[w];
 	}
-	return false;
+	return NULL;
+}
+
+static inline uint32_t kpg_cache_view_off(const struct kpg_cache_entry *e)
+{
+	uint32_t end = (uint32_t)e->sig_len + e->msg_len;
+
+	return (end + KPG_CACHE_VIEW_ALIGN - 1) & ~(KPG_CACHE_VIEW_ALIGN - 1);
+}
+
+const struct kpg_cert *kpg_cache_view(const struct kpg_cache_entry *e)
+{
+	if (e->view_len == 0)
+		return NULL;
+	return (const struct kpg_cert *)(const void *)(e->data + kpg_cache_view_off(e));
+}
+
+const struct kpg_cert *kpg_cache_keep_view(struct kpg_cache_entry *e,
+					   const struct kpg_cert *v)
+{
+	uint32_t off = kpg_cache_view_off(e);
+	const struct kpg_cert *kept;
+	int n;
+
+	e->view_len = 0;                 /* the copy may overwrite a kept one */
+	if (off >= KPG_CACHE_DATA)
+		return NULL;
+	n = kpg_cert_copy(v, e->data + off, KPG_CACHE_DATA - off, &kept);
+	if (n <= 0)
+		return NULL;
+	e->view_len = (uint16_t)n;
+	return kept;
 }
 
 void kpg_cache_insert(struct kpg_cache *c, const struct kpg_cache_key *k,
@@ -221,6 +263,7 @@ void kpg_cache_insert(struct kpg_cache *c, const struct kpg_cache_key *k,
 	}
 	e += victim;
 	e->version = trust_version;
+	e->view_len = 0;                 /* another certificate's bytes now */
 	e->sig_len = (uint16_t)k->sig_len;
 	e->msg_len = (uint16_t)k->msg_len;
 	memcpy(e->key_id, k->key_id, KPG_KEY_ID_LEN);

@@ -175,3 +175,90 @@ int kpg_cert_decode(const uint8_t *p, size_t len, struct kpg_arena *arena,
 	*why = NULL;
 	return kpg_cert_fill(c, arena, out, why);
 }
+
+/* ---- a view in one block ---- */
+
+struct kpg_cert_block {
+	uint8_t *base;
+	size_t used, cap;
+};
+
+static void *kpg_block_take(struct kpg_cert_block *b, size_t n, size_t align)
+{
+	size_t at = (b->used + align - 1) & ~(align - 1);
+
+	if (at > b->cap || n > b->cap - at)
+		return NULL;
+	b->used = at + n;
+	return b->base + at;
+}
+
+static bool kpg_block_str(struct kpg_cert_block *b, struct kpg_str *dst,
+			  const struct kpg_str *src)
+{
+	char *p;
+
+	if (src->len == 0) {
+		*dst = (struct kpg_str){ .p = "", .len = 0 };
+		return true;
+	}
+	p = kpg_block_take(b, (size_t)src->len + 1, 1);
+	if (p == NULL)
+		return false;
+	memcpy(p, src->p, src->len);
+	p[src->len] = '\0';
+	*dst = (struct kpg_str){ .p = p, .len = src->len };
+	return true;
+}
+
+static bool kpg_block_party(struct kpg_cert_block *b, struct kpg_party *dst,
+			    const struct kpg_party *src)
+{
+	return kpg_block_str(b, &dst->name, &src->name) &&
+	       kpg_block_str(b, &dst->address, &src->address) &&
+	       kpg_block_str(b, &dst->identifier, &src->identifier);
+}
+
+int kpg_cert_copy(const struct kpg_cert *src, uint8_t *buf, size_t cap,
+		  const struct kpg_cert **out)
+{
+	struct kpg_cert_block b = { .base = buf, .cap = cap };
+	struct kpg_cert *c = kpg_block_take(&b, sizeof(*c), 8);
+	struct kpg_origin *origins = NULL;
+	struct kpg_hs_line *lines = NULL;
+	struct kpg_str *seals = NULL;
+
+	if (c == NULL || ((uintptr_t)buf & 7) != 0)
+		return -ENOSPC;
+	*c = *src;
+	if (src->n_origins &&
+	    (origins = kpg_block_take(&b, src->n_origins * sizeof(*origins), 8)) == NULL)
+		return -ENOSPC;
+	if (src->n_lines &&
+	    (lines = kpg_block_take(&b, src->n_lines * sizeof(*lines), 8)) == NULL)
+		return -ENOSPC;
+	if (src->n_seals &&
+	    (seals = kpg_block_take(&b, src->n_seals * sizeof(*seals), 8)) == NULL)
+		return -ENOSPC;
+	if (!kpg_block_str(&b, &c->number, &src->number) ||
+	    !kpg_block_str(&b, &c->issuing_authority, &src->issuing_authority) ||
+	    !kpg_block_party(&b, &c->exporter, &src->exporter) ||
+	    !kpg_block_party(&b, &c->importer, &src->importer) ||
+	    !kpg_block_str(&b, &c->traceability_ref, &src->traceability_ref))
+		return -ENOSPC;
+	for (uint32_t i = 0; i < src->n_origins; i++) {
+		origins[i] = src->origins[i];
+		if (!kpg_block_str(&b, &origins[i].zone, &src->origins[i].zone))
+			return -ENOSPC;
+	}
+	for (uint32_t i = 0; i < src->n_lines; i++)
+		lines[i] = src->lines[i];
+	for (uint32_t i = 0; i < src->n_seals; i++)
+		if (!kpg_block_str(&b, &seals[i], &src->seals[i]))
+			return -ENOSPC;
+	c->origins = origins;
+	c->lines = lines;
+	c->seals = seals;
+	*out = c;
+	return (int)b.used;
+}

@@ -22,6 +22,14 @@
 int kpg_cert_decode(const uint8_t *p, size_t len, struct kpg_arena *arena,
 		    struct kpg_cert *out, const char **why);
 
+/* Copies a decoded view into buf (8-byte aligned) as one block: the
+ * struct first, then its arrays and strings, every pointer into buf. A
+ * warm request reads the copy kept with its cache entry instead of
+ * decoding again. Returns the bytes used, or -ENOSPC when it does not fit
+ * (*out is then untouched). */
+int kpg_cert_copy(const struct kpg_cert *src, uint8_t *buf, size_t cap,
+		  const struct kpg_cert **out);
+
 /* True for two upper-case ASCII letters (ISO 3166-1 alpha-2, or "EU"). */
 bool kpg_participant_code_valid(const char *s, size_t len);
 

@@ -164,8 +164,10 @@ static void record(struct kpg_engine *e, const struct kpg_answer *a)
 	r->n_verdicts = 0;
 	for (unsigned i = 0; a->verdicts && i < a->verdicts->n; i++) {
 		struct kpg_audit_verdict *v = &r->verdicts[r->n_verdicts++];
+		size_t len = strnlen(a->verdicts->v[i].check, sizeof(v->check) - 1);
 
-		snprintf(v->check, sizeof(v->check), "%s", a->verdicts->v[i].check);
+		memcpy(v->check, a->verdicts->v[i].check, len);
+		v->check[len] = '\0';
 		v->decision = (uint8_t)a->verdicts->v[i].decision;
 		v->reason = a->verdicts->v[i].reason;
 	}
@@ -286,22 +288,20 @@ static enum kpg_step answer_key_refusal(struct kpg_engine *e, const struct kpg_j
 static void check_key_use(struct kpg_verdicts *vs, const struct kpg_trust_key *key,
 			  const struct kpg_cert *c)
 {
-	int64_t issued = kpg_date_to_unix(c->issue_date);
-
 	if (memcmp(c->issuing_participant, key->participant, 2) != 0) {
 		kpg_verdict_add(vs, "signature", KPG_REJECT, KPG_R_ISSUER_MISMATCH,
 				"certificate names issuer %s but the key belongs to %s",
 				c->issuing_participant, key->participant);
 		return;
 	}
-	if (key->status == KPG_KEY_RETIRED && issued >= key->status_since) {
+	if (key->status == KPG_KEY_RETIRED &&
+	    kpg_date_to_unix(c->issue_date) >= key->status_since) {
 		kpg_verdict_add(vs, "signature", KPG_REJECT, KPG_R_KEY_RETIRED,
 				"key of %s was retired before the issue date",
 				key->authority);
 		return;
 	}
-	if (c->issue_date < kpg_date_from_unix(key->not_before) ||
-	    c->issue_date > kpg_date_from_unix(key->not_after)) {
+	if (c->issue_date < key->first_day || c->issue_date > key->last_day) {
 		kpg_verdict_add(vs, "signature", KPG_REJECT, KPG_R_KEY_OUT_OF_WINDOW,
 				"issued outside the validity of the key of %s",
 				key->authority);
@@ -362,33 +362,49 @@ static void scan_view(struct kpg_engine *e, const struct kpg_job *j,
 	};
 }
 
-/* The signature is good (verified now or cached): decode, then the key's
- * own checks and the checkpoint's policy chain. */
+/* The signature is good (verified now or cached): the certificate's view
+ * (kept with its cache entry, or decoded now and kept there), then the
+ * key's own checks and the checkpoint's policy chain. hit is the bytes'
+ * cache entry, NULL when they are not cached. */
 static enum kpg_step judge(struct kpg_engine *e, const struct kpg_job *j,
-			   const struct kpg_trust_key *key, uint8_t *out,
+			   const struct kpg_trust_key *key,
+			   struct kpg_cache_entry *hit, uint8_t *out,
 			   uint32_t cap, uint32_t *out_len)
 {
-	struct kpg_verdicts vs = { 0 };
+	struct kpg_verdicts vs;
 	struct kpg_scan_view sv;
-	struct kpg_cert c;
+	struct kpg_cert decoded;
+	const struct kpg_cert *c = hit ? kpg_cache_view(hit) : NULL;
 	const char *why = "unreadable";
 	enum kpg_step step;
 
-	if (kpg_cert_decode(j->rq.cert.p, j->rq.cert.len, &e->arena, &c, &why) < 0) {
+	vs.n = 0;
+	if (c == NULL) {
+		if (kpg_cert_decode(j->rq.cert.p, j->rq.cert.len, &e->arena,
+				    &decoded, &why) < 0) {
+			c = NULL;
+		} else {
+			c = &decoded;
+			e->st.cert_decodes++;
+			if (hit && kpg_cache_keep_view(hit, &decoded))
+				e->st.views_kept++;
+		}
+	}
+	if (c == NULL) {
 		kpg_verdict_add(&vs, "certificate", KPG_REJECT, KPG_R_CERT_INVALID,
 				"signed but invalid: %s", why);
 	} else {
-		e->cur_number = c.number.p;
-		check_key_use(&vs, key, &c);
+		e->cur_number = c->number.p;
+		check_key_use(&vs, key, c);
 		if (e->chain) {
-			scan_view(e, j, key, &c, &sv);
+			scan_view(e, j, key, c, &sv);
 			kpg_chain_evaluate(e->chain, &sv, &vs);
 			/* State changes (consumption) follow only the final verdict. */
 			kpg_chain_commit(e->chain, &sv, kpg_decision_aggregate(&vs));
 		}
 	}
 	step = answer(e, j->rq.request_id, &vs, KPG_ERR_NONE, out, cap, out_len);
-	e->cur_number = NULL;        /* it lived in the arena */
+	e->cur_number = NULL;        /* it may have lived in the arena */
 	kpg_arena_reset(&e->arena);
 	return step;
 }
@@ -498,6 +514,7 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 			       uint8_t *out, uint32_t cap, uint32_t *out_len)
 {
 	const struct kpg_trust_key *key;
+	struct kpg_cache_entry *hit;
 	enum kpg_step step;
 	int r, n;
 
@@ -555,10 +572,11 @@ enum kpg_step kpg_engine_stage(struct kpg_engine *e, struct kpg_job *j,
 		.msg_len = j->rq.cert.len,
 	};
 	kpg_cache_hash(&j->ck);
-	if (kpg_cache_lookup(e->cache, &j->ck, e->trust_version)) {
+	hit = kpg_cache_find(e->cache, &j->ck, e->trust_version);
+	if (hit) {
 		e->st.cache_hits++;
 		j->verified = 1;
-		return judge(e, j, key, out, cap, out_len);
+		return judge(e, j, key, hit, out, cap, out_len);
 	}
 	/* Only bytes that passed this scan and verified are ever cached, so
 	 * a hit needs no second scan: the warm path skips it. */
@@ -688,7 +706,11 @@ enum kpg_step kpg_engine_finish(struct kpg_engine *e, struct kpg_job *j,
 	key = kpg_trust_find(e->trust, j->rq.key_id.p);
 	if (key == NULL || key->status == KPG_KEY_REVOKED || j->verified != 1)
 		return answer_key_refusal(e, j, key, out, cap, out_len);
-	return judge(e, j, key, out, cap, out_len);
+	/* Found again rather than remembered from the verify: another job of
+	 * the batch may have taken its way since. The view decoded now is
+	 * kept with it for the warm requests to come. */
+	return judge(e, j, key, kpg_cache_find(e->cache, &j->ck, e->trust_version),
+		     out, cap, out_len);
 }
 
 enum kpg_step kpg_engine_refuse(struct kpg_engine *e, struct kpg_job *j,

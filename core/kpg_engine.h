@@ -43,6 +43,8 @@ struct kpg_engine_stats {
 	uint64_t decisions[KPG_DECISION__COUNT];
 	uint64_t reasons[KPG_R__COUNT];      /* core reasons of non-accept verdicts */
 	uint64_t cache_hits, cache_misses;
+	uint64_t cert_decodes;           /* views decoded (cold, or not kept) */
+	uint64_t views_kept;             /* ... and kept with their cache entry */
 	uint64_t verify_ok, verify_failed;
 	uint64_t cert_noncanonical;
 	uint64_t encode_failed;

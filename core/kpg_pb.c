@@ -36,13 +36,19 @@ const char *kpg_wire_reason_name(enum kpg_wire_reason r)
 
 /* A varint of at most 10 bytes whose value fits 64 bits. *minimal is false
  * when a shorter encoding of the same value exists (trailing 0x00 byte). */
-static enum kpg_wire_reason kpg_pb_varint(const uint8_t **pos,
-					  const uint8_t *end, uint64_t *v,
-					  bool *minimal)
+static inline __attribute__((always_inline)) enum kpg_wire_reason
+kpg_pb_varint(const uint8_t **pos, const uint8_t *end, uint64_t *v, bool *minimal)
 {
 	const uint8_t *p = *pos;
 	uint64_t x = 0;
 
+	/* Most varints of a request (tags, small numbers) are one byte. */
+	if (p < end && *p < 0x80) {
+		*v = *p;
+		*minimal = true;
+		*pos = p + 1;
+		return KPG_WIRE_OK;
+	}
 	for (unsigned i = 0; i < 10; i++) {
 		if ((size_t)(end - p) <= i)
 			return KPG_WIRE_BAD_VARINT;

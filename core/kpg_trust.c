@@ -15,6 +15,7 @@
 #include "kpg_cert.h"
 #include "kpg_pb.h"
 #include "kpg_sign.h"
+#include "kpg_date.h"
 #include "kpg_trust.h"
 #include "kpg_verdict.h"
 #include "kpg_trust_build.h"
@@ -299,6 +300,8 @@ static enum kpg_trust_refusal add_key(struct kpg_trust *t,
 	k->participant[2] = '\0';
 	k->not_before = tk->not_before;
 	k->not_after = tk->not_after;
+	k->first_day = kpg_date_from_unix(k->not_before);
+	k->last_day = kpg_date_from_unix(k->not_after);
 	k->status_since = tk->has_status_since ? tk->status_since : 0;
 	/* Counted before the fallible steps so delete frees what exists. */
 	t->n_keys++;

@@ -27,6 +27,7 @@ struct kpg_trust_key {
 	char participant[3];
 	const char *authority;
 	int64_t not_before, not_after;   /* Unix seconds */
+	uint32_t first_day, last_day;    /* their UTC dates, YYYYMMDD */
 	int64_t status_since;            /* 0 when active */
 	struct kpg_pubkey *pub;
 	struct kpg_verifier **verifiers; /* one per lcore slot */

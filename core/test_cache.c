@@ -46,9 +46,9 @@ static void test_capacity(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL(kpg_cache_capacity(c), 4096);
 	kpg_cache_delete(c);
-	/* An entry holds a whole datagram, and little more. */
-	CU_ASSERT(kpg_cache_entry_bytes() >= KPG_DATAGRAM_MAX);
-	CU_ASSERT(kpg_cache_entry_bytes() <= KPG_DATAGRAM_MAX + KPG_SIG_MAX + 128);
+	/* An entry holds a whole datagram and a decoded view: 2 KiB, and
+	 * its share of the bucket line. */
+	CU_ASSERT_EQUAL(kpg_cache_entry_bytes(), 2048 + 16);
 	CU_ASSERT_PTR_NULL(kpg_cache_new(UINT32_MAX));
 }
 
@@ -93,6 +93,74 @@ static void test_hit_and_exact_misses(void)
 	/* Another trust-list version never hits. */
 	CU_ASSERT_FALSE(kpg_cache_lookup(c, &a.k, 8));
 	CU_ASSERT_FALSE(kpg_cache_lookup(c, &a.k, 6));
+	kpg_cache_delete(c);
+}
+
+/* A view of n bytes: number "ZA-" and as many letters as asked. */
+static struct kpg_cert view_of(char *number, size_t len)
+{
+	memcpy(number, "ZA-", 3);
+	memset(number + 3, 'x', len - 3);
+	number[len] = '\0';
+	return (struct kpg_cert){ .number = { number, (uint32_t)len },
+				  .issuing_participant = "ZA" };
+}
+
+/* A decoded view is kept with the entry of its bytes: a hit finds it, a
+ * new version of the same bytes keeps it, other bytes taking the way
+ * never see it, and a view too big for the room the bytes leave is not
+ * kept (the bytes still are). */
+static void test_views(void)
+{
+	struct kpg_cache *c = kpg_cache_new(8);   /* one bucket */
+	static char number[2048];
+	const struct kpg_cert *kept;
+	struct kpg_cache_entry *e;
+	struct kpg_cert v = view_of(number, 20);
+	struct item a, others[8];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	item_init(&a, 1);
+	kpg_cache_insert(c, &a.k, 1);
+	e = kpg_cache_find(c, &a.k, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NULL(kpg_cache_view(e));
+	kept = kpg_cache_keep_view(e, &v);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(kept);
+	number[5] = 'y';                          /* the copy is its own */
+	CU_ASSERT_STRING_EQUAL(kept->number.p, "ZA-xxxxxxxxxxxxxxxxx");
+	CU_ASSERT_PTR_EQUAL(kpg_cache_view(kpg_cache_find(c, &a.k, 1)), kept);
+	/* the bytes are untouched by the view beside them */
+	CU_ASSERT_TRUE(kpg_cache_lookup(c, &a.k, 1));
+
+	kpg_cache_insert(c, &a.k, 2);             /* a new list: re-stamped */
+	CU_ASSERT_PTR_EQUAL(kpg_cache_view(kpg_cache_find(c, &a.k, 2)), kept);
+
+	/* Eight others fill the bucket: a's way goes to one of them, with
+	 * no view. */
+	for (uint32_t i = 0; i < 8; i++) {
+		item_init(&others[i], 100 + i);
+		others[i].k.hash = a.k.hash;
+		kpg_cache_insert(c, &others[i].k, 2);
+	}
+	CU_ASSERT_FALSE(kpg_cache_lookup(c, &a.k, 2));
+	for (uint32_t i = 0; i < 8; i++) {
+		e = kpg_cache_find(c, &others[i].k, 2);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_PTR_NULL(kpg_cache_view(e));
+	}
+
+	/* 64 + 450 bytes (528 aligned) leave 2016 - 528 = 1488 bytes for the
+	 * view: the struct and a number of exactly the rest fit, one byte
+	 * more does not. */
+	size_t room = 2048 - 32 - 528 - sizeof(struct kpg_cert) - 1;
+
+	v = view_of(number, room);
+	CU_ASSERT_PTR_NOT_NULL(kpg_cache_keep_view(e, &v));
+	v = view_of(number, room + 1);
+	CU_ASSERT_PTR_NULL(kpg_cache_keep_view(e, &v));
+	CU_ASSERT_PTR_NULL(kpg_cache_view(e));    /* not half of one either */
+	CU_ASSERT_PTR_NOT_NULL(kpg_cache_find(c, &others[7].k, 2));
 	kpg_cache_delete(c);
 }
 
@@ -210,6 +278,7 @@ int main(void)
 		{ "capacity and entry size", test_capacity },
 		{ "hit, and a miss on any other byte or version", test_hit_and_exact_misses },
 		{ "equal hashes still compare bytes", test_hash_collision_still_compares },
+		{ "decoded views kept with their entry", test_views },
 		{ "a new version replaces the entry", test_new_version_replaces },
 		{ "the oldest way is evicted", test_oldest_evicted },
 		{ "memory stays bounded", test_bounded },

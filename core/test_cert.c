@@ -153,6 +153,82 @@ static void test_round_trip_many(void)
 	CU_ASSERT_TRUE(str_is(c.traceability_ref, ""));
 }
 
+static bool same_str(struct kpg_str a, struct kpg_str b)
+{
+	return a.len == b.len && strlen(a.p) == a.len && memcmp(a.p, b.p, a.len) == 0;
+}
+
+static bool inside(const void *p, const uint8_t *buf, size_t n)
+{
+	const uint8_t *q = p;
+
+	return q >= buf && q < buf + n;
+}
+
+/* The copy is the same view in one block, every pointer inside it, and a
+ * block one byte short of it is refused without a byte written past it. */
+static void test_copy(void)
+{
+	static uint8_t buf[4096] __attribute__((aligned(16)));
+	static const char *const cc[3] = { "CD", "AO", "ZA" };
+	const struct kpg_cert *k;
+	struct cert_fx fx;
+	struct kpg_cert c;
+	const char *why;
+	int n;
+
+	cert_fx_init(&fx);
+	fx.c.mixed_origin = 1;
+	fx.c.n_origins = 3;
+	for (int i = 0; i < 3; i++)
+		fx.origin[i].country = (char *)cc[i];
+	CU_ASSERT_EQUAL_FATAL(decode(&fx, &c, &why), 0);
+	n = kpg_cert_copy(&c, buf, sizeof(buf), &k);
+	CU_ASSERT_FATAL(n > (int)sizeof(c));
+	CU_ASSERT_PTR_EQUAL(k, (const void *)buf);
+	arena.used = 0;                 /* the copy stands alone */
+	memset(arena.base, 0x5a, 4096);
+	CU_ASSERT_FATAL(decode(&fx, &c, &why) == 0);
+	CU_ASSERT_TRUE(same_str(k->number, c.number));
+	CU_ASSERT_TRUE(same_str(k->issuing_authority, c.issuing_authority));
+	CU_ASSERT_TRUE(same_str(k->exporter.name, c.exporter.name));
+	CU_ASSERT_TRUE(same_str(k->exporter.address, c.exporter.address));
+	CU_ASSERT_TRUE(same_str(k->importer.identifier, c.importer.identifier));
+	CU_ASSERT_TRUE(same_str(k->traceability_ref, c.traceability_ref));
+	CU_ASSERT_STRING_EQUAL(k->issuing_participant, "ZA");
+	CU_ASSERT_STRING_EQUAL(k->importing_participant, "EU");
+	CU_ASSERT_EQUAL_FATAL(k->n_origins, 3);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_STRING_EQUAL(k->origins[i].country, cc[i]);
+		CU_ASSERT_TRUE(same_str(k->origins[i].zone, c.origins[i].zone));
+	}
+	CU_ASSERT_EQUAL_FATAL(k->n_lines, c.n_lines);
+	for (uint32_t i = 0; i < c.n_lines; i++) {
+		CU_ASSERT_EQUAL(k->lines[i].hs_code, c.lines[i].hs_code);
+		CU_ASSERT_EQUAL(k->lines[i].carats_centi, c.lines[i].carats_centi);
+		CU_ASSERT_EQUAL(k->lines[i].value_usd_cents, c.lines[i].value_usd_cents);
+	}
+	CU_ASSERT_EQUAL_FATAL(k->n_seals, 2);
+	CU_ASSERT_TRUE(same_str(k->seals[1], c.seals[1]));
+	CU_ASSERT_EQUAL(k->total_value_usd_cents, c.total_value_usd_cents);
+	CU_ASSERT_EQUAL(k->issue_date, c.issue_date);
+	CU_ASSERT_TRUE(inside(k->number.p, buf, (size_t)n));
+	CU_ASSERT_TRUE(inside(k->origins, buf, (size_t)n));
+	CU_ASSERT_TRUE(inside(k->lines, buf, (size_t)n));
+	CU_ASSERT_TRUE(inside(k->seals[1].p, buf, (size_t)n));
+	CU_ASSERT_TRUE(inside(k->origins[0].zone.p, buf, (size_t)n));
+
+	for (size_t cap = 0; cap < (size_t)n; cap++) {
+		const struct kpg_cert *none = NULL;
+
+		memset(buf, 0xee, sizeof(buf));
+		CU_ASSERT_EQUAL(kpg_cert_copy(&c, buf, cap, &none), -ENOSPC);
+		CU_ASSERT_PTR_NULL(none);
+		CU_ASSERT_EQUAL(buf[cap], 0xee);
+	}
+	CU_ASSERT_EQUAL(kpg_cert_copy(&c, buf, (size_t)n, &k), n);
+}
+
 static void test_participant_code_valid(void)
 {
 	CU_ASSERT_TRUE(kpg_participant_code_valid("ZA", 2));
@@ -418,6 +494,7 @@ int main(void)
 	static const struct kpg_cunit_test tests[] = {
 		{ "round trip", test_round_trip },
 		{ "round trip: mixed origin, many lines", test_round_trip_many },
+		{ "copy into one block", test_copy },
 		{ "participant code syntax", test_participant_code_valid },
 		{ "participant codes", test_participant_codes },
 		{ "certificate number", test_certificate_number },

@@ -90,6 +90,57 @@ static struct kpg_engine *engine_with(struct kpg_trust *t)
 	return e;
 }
 
+static void same_verdicts(const struct outcome *a, const struct outcome *b)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a->r);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b->r);
+	CU_ASSERT_EQUAL(a->r->decision, b->r->decision);
+	CU_ASSERT_EQUAL_FATAL(a->r->n_verdicts, b->r->n_verdicts);
+	for (size_t i = 0; i < a->r->n_verdicts; i++) {
+		CU_ASSERT_STRING_EQUAL(a->r->verdicts[i]->check, b->r->verdicts[i]->check);
+		CU_ASSERT_EQUAL(a->r->verdicts[i]->decision, b->r->verdicts[i]->decision);
+		CU_ASSERT_EQUAL(a->r->verdicts[i]->reason, b->r->verdicts[i]->reason);
+		CU_ASSERT_STRING_EQUAL(a->r->verdicts[i]->detail ? a->r->verdicts[i]->detail : "",
+				       b->r->verdicts[i]->detail ? b->r->verdicts[i]->detail : "");
+	}
+}
+
+/* A certificate of 120 one-letter seals: 360 signed bytes, but a decoded
+ * view of over 2 KiB, more than its cache entry has room for. Its warm
+ * requests decode every time and are judged the same. */
+static void test_view_too_big_to_keep(void)
+{
+	struct kpg_trust *t = kpg_tk_trust(&pki, 7, now, NULL, 1);
+	struct kpg_engine *e = engine_with(t);
+	static char *seals[120];
+	uint8_t req[KPG_DATAGRAM_MAX];
+	struct kpg_tk_cert tc;
+	struct outcome cold, warm;
+	int n;
+
+	kpg_tk_cert_default(&tc, now);
+	for (unsigned i = 0; i < 120; i++)
+		seals[i] = (char *)"S";
+	tc.c.n_container_seals = 120;
+	tc.c.container_seals = seals;
+	n = request_for(&tc.c, KPG_ALG_ED25519, 5, now, req);
+	cold = run(e, req, (uint32_t)n);
+	CU_ASSERT_FALSE(cold.warm);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cold.r);
+	CU_ASSERT_EQUAL(cold.r->decision, KPGATE__DECISION__ACCEPT);
+	for (int i = 0; i < 3; i++) {
+		warm = run(e, req, (uint32_t)n);
+		CU_ASSERT_TRUE(warm.warm);
+		same_verdicts(&cold, &warm);
+		done(&warm);
+	}
+	done(&cold);
+	CU_ASSERT_EQUAL(kpg_engine_stats(e)->cert_decodes, 4);
+	CU_ASSERT_EQUAL(kpg_engine_stats(e)->views_kept, 0);
+	kpg_engine_delete(e);
+	kpg_trust_delete(t);
+}
+
 static void test_genuine_cold_then_warm(void)
 {
 	struct kpg_trust *t = kpg_tk_trust(&pki, 7, now, NULL, 1);
@@ -114,12 +165,16 @@ static void test_genuine_cold_then_warm(void)
 		warm = run(e, req, (uint32_t)n);
 		CU_ASSERT_TRUE(warm.warm);
 		CU_ASSERT_EQUAL(warm.r->decision, KPGATE__DECISION__ACCEPT);
+		same_verdicts(&cold, &warm);
 		done(&cold);
 		done(&warm);
 	}
 	const struct kpg_engine_stats *st = kpg_engine_stats(e);
 	CU_ASSERT_EQUAL(st->cache_hits, 3);
 	CU_ASSERT_EQUAL(st->cache_misses, 3);
+	/* decoded once each, when verified; the warm ones read the kept view */
+	CU_ASSERT_EQUAL(st->cert_decodes, 3);
+	CU_ASSERT_EQUAL(st->views_kept, 3);
 	CU_ASSERT_EQUAL(st->verify_ok, 3);
 	CU_ASSERT_EQUAL(st->decisions[KPG_ACCEPT], 6);
 	kpg_engine_delete(e);
@@ -529,6 +584,7 @@ int main(void)
 {
 	static const struct kpg_cunit_test tests[] = {
 		{ "genuine: cold, then warm from the cache", test_genuine_cold_then_warm },
+		{ "a view too big to keep is decoded per hit", test_view_too_big_to_keep },
 		{ "bytes altered after signing are rejected", test_forged_bytes_rejected },
 		{ "unknown and revoked keys cost no crypto", test_unknown_and_revoked_key_need_no_crypto },
 		{ "revocation applies after a cache hit", test_revocation_after_cache_hit },

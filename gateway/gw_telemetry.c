@@ -137,6 +137,12 @@ static int cmd_stats(const char *cmd, const char *params,
 	rte_tel_data_add_dict_u64(d, "nd_replies", t.w.replies[GW_REPLY_ND]);
 	rte_tel_data_add_dict_u64(d, "dropped", gw_stats_dropped(&t));
 	rte_tel_data_add_dict_u64(d, "idle_sleeps", t.w.idle_sleeps);
+	rte_tel_data_add_dict_u64(d, "loops", t.w.loops);
+	rte_tel_data_add_dict_u64(d, "busy_loops", t.w.busy_loops);
+	rte_tel_data_add_dict_u64(d, "busy_ns", (uint64_t)((double)t.w.busy_tsc * 1e9 /
+							    (double)rte_get_tsc_hz()));
+	rte_tel_data_add_dict_u64(d, "cert_decodes", t.e.cert_decodes);
+	rte_tel_data_add_dict_u64(d, "views_kept", t.e.views_kept);
 	rte_tel_data_add_dict_u64(d, "in_flight", t.in_flight);
 	rte_tel_data_add_dict_u64(d, "drained", t.w.drained);
 	rte_tel_data_add_dict_u64(d, "audit_backpressure", t.w.audit_backpressure);

@@ -381,10 +381,15 @@ static inline void burst_begin(struct gw_worker *w)
 			 gw_station_current(), now.tv_sec * 1000000000ll + now.tv_nsec);
 }
 
+/* One poll of every RX queue, then the cold work. The ticks of polls that
+ * found work add up to the worker's busy time: requests per busy second
+ * is what one lcore can do, whatever the offered load. */
 static unsigned loop_once(struct gw_worker *w)
 {
 	struct rte_mbuf *pkts[GW_BURST_MAX];
+	uint64_t start = rte_rdtsc();
 	unsigned total = 0;
+	bool cold = w->cold_n != 0;
 
 	burst_begin(w);
 	for (unsigned r = 0; r < w->n_rx; r++) {
@@ -407,6 +412,11 @@ static unsigned loop_once(struct gw_worker *w)
 	tx_flush(w);
 	cold_run(w);
 	gw_trust_quiescent(w->index);
+	w->stats.loops++;
+	if (total != 0 || cold) {
+		w->stats.busy_loops++;
+		w->stats.busy_tsc += rte_rdtsc() - start;
+	}
 	return total;
 }
 

@@ -28,6 +28,9 @@ struct gw_worker_stats {
 	uint64_t replies[GW_REPLY_ND + 1];  /* ARP, echo and ND answers by kind */
 	uint64_t drops[GW_DROP__COUNT];
 	uint64_t idle_sleeps;
+	uint64_t loops;                  /* polls of the RX queues */
+	uint64_t busy_loops;             /* ... that had work: packets, verifies */
+	uint64_t busy_tsc;               /* TSC ticks those busy polls took */
 	uint64_t drained;                /* answered overloaded while draining */
 	uint64_t audit_backpressure;     /* dropped: held replies at audit.held_max */
 	uint64_t audit_ring_full;        /* audit ring full: async lost the record,
