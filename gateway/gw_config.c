@@ -46,7 +46,7 @@ static int parse_gateway(struct ctx *x, const config_setting_t *g,
 			 struct gw_config *c)
 {
 	static const char *const keys[] = { "udp_port", "burst", "cold_queue",
-		"verifies_per_loop", "clock_skew", "cache_entries", "mbufs",
+		"verifies_per_loop", "verify_budget_us", "clock_skew", "cache_entries", "mbufs",
 		"idle", "checkpoint", "jurisdiction", "plugin_dir", "state_dir",
 		NULL };
 	static const char *const idle_keys[] = { "polls", "sleep_us", NULL };
@@ -60,6 +60,8 @@ static int parse_gateway(struct ctx *x, const config_setting_t *g,
 	    (rc = gw_conf_u32(&x->c, g, "cold_queue", 1, 1 << 16, &c->cold_queue)) ||
 	    (rc = gw_conf_u32(&x->c, g, "verifies_per_loop", 1, GW_BURST_MAX,
 			  &c->verifies_per_loop)) ||
+	    (rc = gw_conf_u32(&x->c, g, "verify_budget_us", 0, 100000,
+			  &c->verify_budget_us)) ||
 	    (rc = gw_conf_int(&x->c, g, "clock_skew", 0, 7 * 86400, &c->clock_skew_s)) ||
 	    (rc = gw_conf_u32(&x->c, g, "cache_entries", 8, 1 << 24, &c->cache_entries)) ||
 	    (rc = gw_conf_u32(&x->c, g, "mbufs", 1023, 1 << 24, &c->mbufs)) ||
@@ -221,6 +223,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->burst = 32;
 	c->cold_queue = 1024;
 	c->verifies_per_loop = 8;
+	c->verify_budget_us = 20;
 	c->clock_skew_s = 300;
 	c->cache_entries = 16384;
 	c->mbufs = 8191;

@@ -40,7 +40,8 @@ struct gw_config {
 	uint16_t udp_port;
 	uint32_t burst;                  /* rx burst, <= GW_BURST_MAX */
 	uint32_t cold_queue;             /* cold jobs per lcore */
-	uint32_t verifies_per_loop;
+	uint32_t verifies_per_loop;      /* cold verifies per loop, at most */
+	uint32_t verify_budget_us;       /* ... and none started past this */
 	int64_t clock_skew_s;
 	uint32_t cache_entries;          /* verified-result cache per lcore */
 	uint32_t mbufs;                  /* per socket pool */

@@ -79,6 +79,7 @@ struct gw_worker *gw_worker_new(unsigned index, unsigned lcore,
 	w->ports = ps;
 	w->burst = c->burst;
 	w->verifies_per_loop = c->verifies_per_loop;
+	w->verify_budget = c->verify_budget_us * rte_get_tsc_hz() / 1000000u;
 	w->idle_polls = c->idle_polls;
 	w->idle_sleep.tv_sec = c->idle_sleep_us / 1000000;
 	w->idle_sleep.tv_nsec = (long)(c->idle_sleep_us % 1000000) * 1000;
@@ -339,26 +340,23 @@ static void rx_one(struct gw_worker *w, uint16_t pi, struct rte_mbuf *m)
 	}
 }
 
-/* Verifies at most verifies_per_loop cold jobs as one batch and sends
- * their answers. */
+/* Verifies cold jobs in arrival order, one at a time, and sends each
+ * answer at once: at most verifies_per_loop of them, and no new one once
+ * the loop's verify budget is spent. A verify cannot be cut short, so a
+ * warm request arriving meanwhile waits for the budget plus one verify at
+ * most, not for a whole batch. */
 static void cold_run(struct gw_worker *w)
 {
-	struct kpg_job *batch[GW_BURST_MAX];
-	uint32_t n = RTE_MIN(w->cold_n, w->verifies_per_loop), i, h;
+	uint64_t start = rte_rdtsc();
 
-	if (n == 0)
-		return;
-	for (i = 0, h = w->cold_head; i < n; i++) {
-		batch[i] = w->cold[h].job;
-		if (++h == w->cold_size)
-			h = 0;
-	}
-	kpg_engine_verify(w->engine, batch, n);
-	for (i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < w->verifies_per_loop && w->cold_n != 0; i++) {
 		struct gw_cold *c = &w->cold[w->cold_head];
 		uint32_t out_len = 0;
 		enum kpg_step step;
 
+		if (i != 0 && rte_rdtsc() - start >= w->verify_budget)
+			break;
+		kpg_engine_verify(w->engine, &c->job, 1);
 		step = kpg_engine_finish(w->engine, c->job, w->scratch,
 					 c->pi.payload_len, &out_len);
 		job_put(w, c->job);
@@ -367,8 +365,8 @@ static void cold_run(struct gw_worker *w)
 		if (++w->cold_head == w->cold_size)
 			w->cold_head = 0;
 		w->cold_n--;
+		tx_flush(w);
 	}
-	tx_flush(w);
 }
 
 static inline void burst_begin(struct gw_worker *w)

@@ -2,8 +2,10 @@
  * cache-aligned state: the request engine, a job pool, the bounded cold
  * queue of requests waiting for signature verification, TX buffers and
  * counters. Per loop: RX burst, answer what is answerable at once, send
- * those first, then verify at most verifies_per_loop cold jobs as one batch
- * and send their answers. Nothing here allocates, locks, logs or makes a
+ * those first, then verify cold jobs one by one, sending each answer, until
+ * verifies_per_loop are done or verify_budget_us has passed (at least
+ * one), so a warm request never waits behind more than the budget and one
+ * verify. Nothing here allocates, locks, logs or makes a
  * syscall per packet; counters are summed by readers (gw_stats). */
 #ifndef GW_WORKER_H
 #define GW_WORKER_H
@@ -59,6 +61,7 @@ struct gw_worker {
 	unsigned index;                  /* trust slot, RCU thread id, TX queue */
 	unsigned lcore;
 	uint32_t burst, verifies_per_loop, idle_polls;
+	uint64_t verify_budget;          /* TSC ticks of cold work per loop */
 	struct timespec idle_sleep;      /* zero: busy poll */
 	void (*control)(void);           /* main lcore only: between bursts */
 	struct gw_audit_lane *audit;     /* NULL: no audit (gw_audit.h) */

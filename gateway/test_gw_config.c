@@ -46,6 +46,7 @@ static const char VALID[] =
 	"  burst = 16;\n"
 	"  cold_queue = 512;\n"
 	"  verifies_per_loop = 4;\n"
+	"  verify_budget_us = 50;\n"
 	"  clock_skew = 120;\n"
 	"  cache_entries = 4096;\n"
 	"  mbufs = 4095;\n"
@@ -74,6 +75,7 @@ static void test_valid(void)
 	CU_ASSERT_EQUAL(c.burst, 16);
 	CU_ASSERT_EQUAL(c.cold_queue, 512);
 	CU_ASSERT_EQUAL(c.verifies_per_loop, 4);
+	CU_ASSERT_EQUAL(c.verify_budget_us, 50);
 	CU_ASSERT_EQUAL(c.clock_skew_s, 120);
 	CU_ASSERT_EQUAL(c.cache_entries, 4096);
 	CU_ASSERT_EQUAL(c.mbufs, 4095);
@@ -141,6 +143,8 @@ static void test_bad_values(void)
 	expect_refused("gateway: {\n  udp_port = \"7102\";\n};\n", 2,
 		       "must be an integer");
 	expect_refused("gateway: {\n  udp_port = 0;\n};\n", 2, "out of range");
+	expect_refused("gateway: {\n  verify_budget_us = 100001;\n};\n", 2,
+		       "out of range");
 	expect_refused("gateway: {\n  burst = 3.5;\n};\n", 2, "must be an integer");
 	expect_refused("ports: (\n { address = \"192.0.2.300\"; } );\n", 2,
 		       "IPv4 address");
