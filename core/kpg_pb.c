@@ -129,7 +129,7 @@ enum kpg_wire_reason kpg_pb_next(const uint8_t **pos, const uint8_t *end,
 
 /* Strict UTF-8 (RFC 3629): no overlong form, no surrogate, nothing above
  * U+10FFFF, and no NUL, which would cut the C string protobuf-c makes. */
-static bool kpg_pb_utf8_ok(const uint8_t *p, uint32_t len)
+bool kpg_pb_utf8_ok(const uint8_t *p, uint32_t len)
 {
 	const uint8_t *end = p + len;
 

@@ -63,4 +63,7 @@ struct kpg_pb_field {
 enum kpg_wire_reason kpg_pb_next(const uint8_t **pos, const uint8_t *end,
 				 struct kpg_pb_field *f);
 
+/* Strict UTF-8 (RFC 3629) without NUL, as the scan demands of strings. */
+bool kpg_pb_utf8_ok(const uint8_t *p, uint32_t len);
+
 #endif

@@ -1,6 +1,5 @@
-/* kpg_request.c — framing, pre-scan and zero-copy view of a scan request.
- * The scan proves the bytes well formed first, so the walk that fills the
- * view can trust every tag and length it meets. */
+/* kpg_request.c — framing, schema checks and zero-copy view of a scan
+ * request, in one pass over the datagram. */
 #include <string.h>
 
 #include "kpg_limits.h"
@@ -30,53 +29,111 @@ static struct kpg_bytes kpg_field_bytes(const struct kpg_pb_field *f)
 	return (struct kpg_bytes){ .p = f->p, .len = f->len };
 }
 
-static int kpg_walk_signed(const uint8_t *p, const uint8_t *end,
-			   struct kpg_request *rq)
+/* One pass reads the request: the schema's checks (those kpg_pb_scan()
+ * makes against the descriptor, in its order: a field's encoding, the
+ * field count, unknown, duplicate, wire type, length, UTF-8 and value
+ * range, nested messages depth first, then missing required fields) and
+ * the view's own limits. A schema fault ends the pass at once; a view
+ * fault is kept, the first one in byte order, and reported only if the
+ * schema holds, so every datagram gets the reason the scan-then-walk
+ * reading gave it (test_request compares the two on mutated requests).
+ * The messages are ScanRequest, SignedCertificate and Measurement of
+ * proto/kpgate.proto: no repeated field, no oneof, one level deep. */
+struct kpg_rq_pass {
+	uint32_t fields;                 /* at any depth, as the scan counts */
+	int view_err;                    /* first view fault, 0: none */
+};
+
+static inline void kpg_view_fault(struct kpg_rq_pass *ps, int reason)
 {
+	if (ps->view_err == 0)
+		ps->view_err = reason;
+}
+
+/* What every field of these messages goes through first: its count, its
+ * number among the message's (bit set known), no second copy, its wire
+ * type; *seen gets its bit. */
+static inline int kpg_rq_field(struct kpg_rq_pass *ps, const struct kpg_pb_field *f,
+			       uint32_t known, uint32_t *seen, uint32_t wire_type)
+{
+	if (++ps->fields > KPG_FIELDS_MAX)
+		return KPG_WIRE_TOO_MANY_FIELDS;
+	if (f->id >= 32 || !(known & (1u << f->id)))
+		return KPG_WIRE_UNKNOWN_FIELD;
+	if (*seen & (1u << f->id))
+		return KPG_WIRE_DUPLICATE_FIELD;
+	*seen |= 1u << f->id;
+	if (f->wire_type != wire_type)
+		return KPG_WIRE_BAD_WIRE_TYPE;
+	if (wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED && f->len > KPG_DATAGRAM_MAX)
+		return KPG_WIRE_OVERSIZED_FIELD;
+	return KPG_REQ_OK;
+}
+
+static int kpg_rq_signed(struct kpg_rq_pass *ps, const uint8_t *p,
+			 const uint8_t *end, struct kpg_request *rq)
+{
+	const uint32_t wt = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
 	struct kpg_pb_field f;
+	uint32_t seen = 0;
+	int r;
 
 	while (p < end) {
-		if (kpg_pb_next(&p, end, &f))
-			return KPG_WIRE_TRUNCATED;   /* scanned: cannot happen */
+		if ((r = kpg_pb_next(&p, end, &f)) ||
+		    (r = kpg_rq_field(ps, &f, 0xe, &seen, wt)))
+			return r;
 		switch (f.id) {
 		case 1:
 			rq->cert = kpg_field_bytes(&f);
 			break;
 		case 2:
 			if (f.len > KPG_SIG_MAX)
-				return KPG_WIRE_OVERSIZED_FIELD;
+				kpg_view_fault(ps, KPG_WIRE_OVERSIZED_FIELD);
 			rq->sig = kpg_field_bytes(&f);
 			break;
 		case 3:
 			if (f.len != KPG_KEY_ID_LEN)
-				return KPG_REQ_BAD_KEY_ID;
+				kpg_view_fault(ps, KPG_REQ_BAD_KEY_ID);
 			rq->key_id = kpg_field_bytes(&f);
 			break;
 		}
 	}
-	return KPG_REQ_OK;
+	return seen == 0xe ? KPG_REQ_OK : KPG_WIRE_MISSING_FIELD;
 }
 
-static int kpg_walk_measurement(const uint8_t *p, const uint8_t *end,
-				struct kpg_request *rq)
+static int kpg_rq_measurement(struct kpg_rq_pass *ps, const uint8_t *p,
+			      const uint8_t *end, struct kpg_request *rq)
 {
 	struct kpg_pb_field f;
+	uint32_t seen = 0;
+	int r;
 
 	while (p < end) {
-		if (kpg_pb_next(&p, end, &f))
-			return KPG_WIRE_TRUNCATED;
+		if ((r = kpg_pb_next(&p, end, &f)))
+			return r;
 		switch (f.id) {
 		case 1:
+			if ((r = kpg_rq_field(ps, &f, 0xe, &seen, PROTOBUF_C_WIRE_TYPE_VARINT)))
+				return r;
+			if (f.value > UINT32_MAX)
+				return KPG_WIRE_BAD_VALUE;
 			rq->has_parcel_count = true;
 			rq->parcel_count = (uint32_t)f.value;
 			break;
 		case 2:
+			if ((r = kpg_rq_field(ps, &f, 0xe, &seen, PROTOBUF_C_WIRE_TYPE_VARINT)))
+				return r;
 			rq->has_gross_mass = true;
 			rq->gross_mass_mg = f.value;
 			break;
-		case 3:
+		default:
+			if ((r = kpg_rq_field(ps, &f, 0xe, &seen,
+					      PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)))
+				return r;
+			if (!kpg_pb_utf8_ok(f.p, f.len))
+				return KPG_WIRE_BAD_UTF8;
 			if (f.len > KPG_STR_MAX)
-				return KPG_WIRE_OVERSIZED_FIELD;
+				kpg_view_fault(ps, KPG_WIRE_OVERSIZED_FIELD);
 			rq->has_seal = true;
 			rq->seal_number = kpg_field_bytes(&f);
 			break;
@@ -85,17 +142,17 @@ static int kpg_walk_measurement(const uint8_t *p, const uint8_t *end,
 	return KPG_REQ_OK;
 }
 
+/* Fields 1, 2, 3, 4, 5 and 15; 1, 2, 3 and 5 required. */
+#define KPG_RQ_KNOWN    ((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 15))
+#define KPG_RQ_REQUIRED ((1u << 1) | (1u << 2) | (1u << 3) | (1u << 5))
+
 int kpg_request_parse(const uint8_t *p, size_t len, struct kpg_request *rq)
 {
-	/* bytes fields may be as long as a datagram; strings are capped below */
-	static const struct kpg_pb_limits lim = {
-		.max_len = KPG_DATAGRAM_MAX,
-		.max_fields = KPG_FIELDS_MAX,
-		.max_depth = KPG_DEPTH_MAX,
-		.canonical = false,
-	};
+	const uint32_t vt = PROTOBUF_C_WIRE_TYPE_VARINT, lt = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+	struct kpg_rq_pass ps = { 0 };
 	const uint8_t *pos, *end = p + len;
 	struct kpg_pb_field f;
+	uint32_t seen = 0;
 	int r;
 
 	memset(rq, 0, sizeof(*rq));
@@ -112,51 +169,62 @@ int kpg_request_parse(const uint8_t *p, size_t len, struct kpg_request *rq)
 	if (len > KPG_DATAGRAM_MAX)
 		return KPG_REQ_TOO_LONG;
 
-	pos = p + KPG_HDR_LEN;
-	r = kpg_pb_scan(&kpgate__scan_request__descriptor, pos,
-			len - KPG_HDR_LEN, &lim);
-	if (r)
-		return r;
-
 	rq->hmac_covered = (uint32_t)len;
+	pos = p + KPG_HDR_LEN;
 	while (pos < end) {
-		if (kpg_pb_next(&pos, end, &f))
-			return KPG_WIRE_TRUNCATED;
+		if ((r = kpg_pb_next(&pos, end, &f)))
+			return r;
 		switch (f.id) {
 		case 1:
+			if ((r = kpg_rq_field(&ps, &f, KPG_RQ_KNOWN, &seen, vt)))
+				return r;
 			rq->request_id = f.value;
 			break;
 		case 2:
+			if ((r = kpg_rq_field(&ps, &f, KPG_RQ_KNOWN, &seen, lt)))
+				return r;
+			if (!kpg_pb_utf8_ok(f.p, f.len))
+				return KPG_WIRE_BAD_UTF8;
 			if (f.len > KPG_STATION_ID_MAX)
-				return KPG_WIRE_OVERSIZED_FIELD;
+				kpg_view_fault(&ps, KPG_WIRE_OVERSIZED_FIELD);
 			rq->station_id = kpg_field_bytes(&f);
 			break;
 		case 3:
-			r = kpg_walk_signed(f.p, f.p + f.len, rq);
-			if (r)
+			if ((r = kpg_rq_field(&ps, &f, KPG_RQ_KNOWN, &seen, lt)) ||
+			    (r = kpg_rq_signed(&ps, f.p, f.p + f.len, rq)))
 				return r;
 			break;
 		case 4:
-			r = kpg_walk_measurement(f.p, f.p + f.len, rq);
-			if (r)
+			if ((r = kpg_rq_field(&ps, &f, KPG_RQ_KNOWN, &seen, lt)) ||
+			    (r = kpg_rq_measurement(&ps, f.p, f.p + f.len, rq)))
 				return r;
 			break;
 		case 5:
+			if ((r = kpg_rq_field(&ps, &f, KPG_RQ_KNOWN, &seen, vt)))
+				return r;
 			rq->scan_time = (int64_t)f.value;
 			break;
 		case 15:
+			if ((r = kpg_rq_field(&ps, &f, KPG_RQ_KNOWN, &seen, lt)))
+				return r;
 			/* the HMAC covers everything before it: nothing may
 			 * follow, or those bytes would ride unauthenticated */
 			if (pos != end)
-				return KPG_WIRE_OUT_OF_ORDER;
-			if (f.len > KPG_HMAC_MAX)
-				return KPG_WIRE_OVERSIZED_FIELD;
+				kpg_view_fault(&ps, KPG_WIRE_OUT_OF_ORDER);
+			else if (f.len > KPG_HMAC_MAX)
+				kpg_view_fault(&ps, KPG_WIRE_OVERSIZED_FIELD);
 			rq->hmac = kpg_field_bytes(&f);
 			rq->hmac_covered = (uint32_t)(f.tag - p);
 			break;
+		default:
+			if ((r = kpg_rq_field(&ps, &f, KPG_RQ_KNOWN, &seen, vt)))
+				return r;
+			break;
 		}
 	}
-	return KPG_REQ_OK;
+	if ((seen & KPG_RQ_REQUIRED) != KPG_RQ_REQUIRED)
+		return KPG_WIRE_MISSING_FIELD;
+	return ps.view_err;
 }
 
 enum kpg_wire_reason kpg_cert_scan(const uint8_t *p, size_t len)
