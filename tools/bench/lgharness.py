@@ -216,14 +216,22 @@ class Reflector(Peer):
                 "--total-num-mbufs=16384", "--stats-period", "3600"]
 
 
-def loadgen(build, prefix, sock, args, lcores="0", huge=False, timeout=120):
+def loadgen(build, prefix, sock, args, lcores="0", huge=False, timeout=120,
+            zero_copy=True):
     """Runs kpgate-loadgen as the memif client with --json; returns
-    (exit status, parsed JSON or None, stderr)."""
+    (exit status, parsed JSON or None, stderr). zero_copy: the client
+    hands its own mbufs to the server instead of copying every frame into
+    and out of the shared rings (memif needs --single-file-segments for
+    it, with or without hugepages); the server copies as before."""
     cleanup_prefix(prefix)
+    vdev = f"net_memif0,role=client,socket={sock}"
+    zc = ["--single-file-segments"] if zero_copy else []
+    if zero_copy:
+        vdev += ",zero-copy=yes"
     cmd = ["timeout", "--signal=INT", "--kill-after=10", str(int(timeout)),
            os.path.join(build, "tools", "loadgen", "kpgate-loadgen"),
-           "--no-pci", *eal_memory(huge), "--file-prefix", prefix,
-           "-l", lcores, "--vdev", f"net_memif0,role=client,socket={sock}",
+           "--no-pci", *eal_memory(huge), *zc, "--file-prefix", prefix,
+           "-l", lcores, "--vdev", vdev,
            "--", "--json", *map(str, args)]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True,

@@ -10,6 +10,7 @@
 
 #include "kpg_limits.h"
 #include "kpg_pb.h"
+#include "kpg_verdict.h"
 #include "lg_frame.h"
 
 #define LG_IP_TTL 64u
@@ -83,29 +84,6 @@ uint32_t lg_udp_sum_base(const uint8_t *frame, uint32_t l4, bool ipv6,
 	else
 		sum += rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(frame + LG_ETH_LEN), 0);
 	return sum;
-}
-
-void lg_udp_csum_set(uint8_t *frame, uint32_t l4, uint32_t base,
-		     uint32_t hole, uint32_t hole_len)
-{
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(frame + l4);
-	uint8_t w[32] = { 0 };
-	uint32_t odd = (hole - l4) & 1u, n = (hole_len + odd + 1u) & ~1u;
-	uint16_t ck;
-
-	/* The hole's bytes at the same parity they have in the datagram. */
-	memcpy(w + odd, frame + hole, hole_len);
-	ck = (uint16_t)~__rte_raw_cksum_reduce(__rte_raw_cksum(w, n, base));
-	udp->dgram_cksum = ck == 0 ? 0xffff : ck;
-}
-
-void lg_varint_put(uint8_t *p, uint64_t v, unsigned width)
-{
-	for (unsigned i = 0; i + 1 < width; i++) {
-		p[i] = (uint8_t)(v | 0x80u);
-		v >>= 7;
-	}
-	p[width - 1] = (uint8_t)(v & 0x7fu);
 }
 
 unsigned lg_varint_len(uint64_t v)
@@ -249,7 +227,7 @@ static void verdict_read(const uint8_t *p, uint32_t len, struct lg_answer *a)
 		else if (f.id == 3)
 			reason = f.value;
 	}
-	if (a->reason == 0 && decision != 1 && reason != 0)
+	if (a->reason == 0 && decision != KPG_ACCEPT && reason != 0)
 		a->reason = (uint32_t)reason;
 }
 
@@ -281,7 +259,10 @@ int lg_answer_read(const uint8_t *p, uint32_t len, struct lg_answer *a)
 				a->trust_version = f.value;
 			else if (f.id == 5)
 				a->error = (uint32_t)f.value;
-		} else if (f.id == 3 && f.wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED) {
+		} else if (f.id == 3 && f.wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED &&
+			   a->reason == 0 && a->decision != KPG_ACCEPT) {
+			/* An accept's verdicts all accept (the decision, written
+			 * before them, is the worst): nothing in them to read. */
 			verdict_read(f.p, f.len, a);
 		}
 	}

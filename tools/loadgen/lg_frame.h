@@ -9,6 +9,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_common.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
 
 #define LG_ETH_LEN   14u
 #define LG_IP4_LEN   20u
@@ -34,7 +40,7 @@ struct lg_endpoint {
 
 /* Ethernet + IP + UDP + payload from src to dst into buf (cap bytes).
  * Returns the frame length, or 0 when it does not fit. The UDP checksum
- * is left for lg_udp_csum_set(). *l4 gets the UDP header's offset. */
+ * is left for lg_id_write(). *l4 gets the UDP header's offset. */
 uint32_t lg_frame_udp(uint8_t *buf, uint32_t cap, const struct lg_endpoint *src,
 		      const struct lg_endpoint *dst, const uint8_t *payload,
 		      uint32_t plen, uint32_t *l4);
@@ -44,13 +50,52 @@ uint32_t lg_frame_udp(uint8_t *buf, uint32_t cap, const struct lg_endpoint *src,
  * [hole, hole + hole_len) (frame offsets) counted as zero. */
 uint32_t lg_udp_sum_base(const uint8_t *frame, uint32_t l4, bool ipv6,
 			 uint32_t hole, uint32_t hole_len);
-/* Writes the UDP checksum: base plus the hole's current bytes. */
-void lg_udp_csum_set(uint8_t *frame, uint32_t l4, uint32_t base,
-		     uint32_t hole, uint32_t hole_len);
+/* The four 16-bit words of x, summed (not folded). */
+static inline uint32_t lg_sum16(uint64_t x)
+{
+	return (uint32_t)((x & 0xffffu) + ((x >> 16) & 0xffffu) +
+			  ((x >> 32) & 0xffffu) + (x >> 48));
+}
+
+/* Writes request id `id` (LG_ID_BASE set: LG_ID_LEN varint bytes) at
+ * frame offset `at` and the UDP checksum: base (lg_udp_sum_base() with the
+ * id as its hole) plus the id's bytes. Inline and in registers, per
+ * request sent: reading the id back from a frame the CPU is still writing
+ * would wait for those stores. */
+static inline void lg_id_write(uint8_t *frame, uint32_t l4, uint32_t base,
+			       uint32_t at, uint64_t id)
+{
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(frame + l4);
+	uint64_t lo = 0, hi = (id >> 56) & 0x7fu, w0, w1;
+	uint16_t ck;
+
+	/* Sums native 16-bit words of the bytes, as __rte_raw_cksum() does. */
+	RTE_BUILD_BUG_ON(RTE_BYTE_ORDER != RTE_LITTLE_ENDIAN);
+	for (unsigned i = 0; i < LG_ID_LEN - 1; i++)
+		lo |= (((id >> (7 * i)) & 0x7fu) | 0x80u) << (8 * i);
+	memcpy(frame + at, &lo, sizeof(lo));
+	frame[at + LG_ID_LEN - 1] = (uint8_t)hi;
+	w0 = lo;
+	w1 = hi;
+	if ((at - l4) & 1u) {            /* the id starts on a word's second byte */
+		w0 = lo << 8;
+		w1 = (lo >> 56) | (hi << 8);
+	}
+	ck = (uint16_t)~__rte_raw_cksum_reduce(base + lg_sum16(w0) + lg_sum16(w1));
+	udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+}
 
 /* Fixed-width varints (see LG_ID_LEN, LG_TIME_LEN); v must need exactly
  * `width` bytes, which the callers guarantee. */
-void lg_varint_put(uint8_t *p, uint64_t v, unsigned width);
+static inline void lg_varint_put(uint8_t *p, uint64_t v, unsigned width)
+{
+	for (unsigned i = 0; i + 1 < width; i++) {
+		p[i] = (uint8_t)(v | 0x80u);
+		v >>= 7;
+	}
+	p[width - 1] = (uint8_t)(v & 0x7fu);
+}
+
 unsigned lg_varint_len(uint64_t v);
 
 /* ARP request "who has target? tell src" (broadcast), into 60 bytes. */

@@ -20,7 +20,8 @@
 #define LG_WINDOW      (1u << LG_WINDOW_BITS)
 #define LG_BURST_MAX   64u
 #define LG_REAP_BUDGET 64u               /* slots retired per loop */
-#define LG_REFRESH_EVERY 64u             /* loops per scan_time refresh step */
+#define LG_SWEEP_STEP  4u                /* requests restamped per loop in a sweep */
+#define LG_RX_PREFETCH 6u                /* answers read ahead of the one parsed */
 #define LG_WARMUP_RATE 2000.0            /* hot certificates/s: far below any verify rate */
 
 enum lg_slot_state {
@@ -32,10 +33,8 @@ enum lg_slot_state {
 
 struct lg_slot {
 	uint64_t tsc;                    /* when it was handed to the device */
-	uint32_t entry;
 	uint8_t state;
 	uint8_t kind;
-	uint16_t queue;
 };
 
 struct lg_gen {
@@ -308,13 +307,11 @@ static unsigned tx_step(struct lg_gen *g, const struct lg_run_conf *c,
 		rte_memcpy(d, lg_pool_frame(p, e), e->len);
 		m[i]->data_len = e->len;
 		m[i]->pkt_len = e->len;
-		lg_varint_put(d + e->id_off, LG_ID_BASE | seq, LG_ID_LEN);
-		lg_udp_csum_set(d, e->l4, e->sum, e->id_off, LG_ID_LEN);
+		lg_id_write(d, e->l4, e->sum, e->id_off, LG_ID_BASE | seq);
 		s = &g->slots[seq & (LG_WINDOW - 1)];
 		s->tsc = now;
-		s->entry = idx;
 		s->kind = e->kind;
-		s->queue = q;
+		r->kind[e->kind].sent++;         /* taken back below if refused */
 		if (e->kind == LG_K_MALFORMED && !g->reflector) {
 			s->state = LG_SLOT_ANON;
 			g->anon_out++;
@@ -334,15 +331,12 @@ static unsigned tx_step(struct lg_gen *g, const struct lg_run_conf *c,
 		if (k == 0)
 			continue;
 		sent = rte_eth_tx_burst(g->port->id, (uint16_t)q, tx, k);
-		for (uint16_t j = 0; j < k; j++) {
+		for (uint16_t j = sent; j < k; j++) {
 			struct lg_slot *s = &g->slots[g->tx_seq[q * LG_BURST_MAX + j] &
 						      (LG_WINDOW - 1)];
 
-			if (j < sent) {
-				r->kind[s->kind].sent++;
-				continue;
-			}
 			/* The device (the gateway's RX ring, on memif) is full. */
+			r->kind[s->kind].sent--;
 			r->kind[s->kind].tx_dropped++;
 			if (s->state == LG_SLOT_ANON)
 				g->anon_out--;
@@ -436,12 +430,16 @@ static unsigned rx_step(struct lg_gen *g)
 			continue;
 		now = rte_rdtsc();
 		total += n;
+		/* The peer's core wrote these frames: their first lines come
+		 * from its cache, several at once, LG_RX_PREFETCH ahead. */
+		for (uint16_t i = 0; i < n && i < LG_RX_PREFETCH; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 		for (uint16_t i = 0; i < n; i++) {
 			const uint8_t *f = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 			struct lg_rx_info ri;
 
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			if (i + LG_RX_PREFETCH < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + LG_RX_PREFETCH], void *));
 			switch (lg_frame_classify(f, pkts[i]->data_len, &ri)) {
 			case LG_RX_UDP:
 				if (ri.sport == g->gw_port) {
@@ -498,7 +496,8 @@ static void live_line(struct lg_gen *g, const struct lg_run_conf *c, struct live
 
 int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *r)
 {
-	uint64_t hz = g->hz, t0, now, stop_tsc = 0, loops = 0;
+	uint64_t hz = g->hz, t0, now, stop_tsc = 0, last, busy = 0;
+	bool sending = true, worked = false;
 	uint64_t timeout = (uint64_t)(c->timeout_s * (double)hz);
 	uint64_t idle_ticks = (uint64_t)c->idle_us * hz / 1000000u;
 	uint64_t end = c->duration_s > 0 ? (uint64_t)(c->duration_s * (double)hz) : UINT64_MAX;
@@ -508,7 +507,6 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 	struct timespec idle = { 0, (long)c->idle_us * 1000L };
 	struct live lv = { 0 };
 	struct lg_sched self, watched;
-	bool sending = true;
 
 	result_reset(r);
 	r->rate = c->rate;
@@ -520,12 +518,15 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 	g->warm_cursor = 0;
 	if (c->warmup && limit == 0)
 		return 0;
-	t0 = rte_rdtsc();
+	t0 = last = rte_rdtsc();
 	lv.next = t0 + hz;
 	for (;;) {
 		unsigned did = 0;
 
 		now = rte_rdtsc();
+		if (worked && sending)       /* the previous loop's time */
+			busy += now - last;
+		last = now;
 		if (sending) {
 			if (lg_quit || now - t0 >= end || (limit && r->attempted >= limit)) {
 				sending = false;
@@ -555,6 +556,7 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 			}
 		}
 		did += rx_step(g);
+		worked = did != 0;
 		reap(g, now, timeout, false, LG_REAP_BUDGET);
 		if (!sending && ((g->inflight == 0 && g->anon_credit >= g->anon_out) ||
 				 now - stop_tsc > timeout)) {
@@ -567,9 +569,9 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 				live_line(g, c, &lv);
 			lv.next += hz;
 		}
-		/* scan_time follows the clock, a few requests at a time. */
-		if ((++loops % LG_REFRESH_EVERY) == 0)
-			lg_pool_refresh(g->pool, g->wall, 4);
+		/* scan_time follows the clock: a sweep now and then, a few
+		 * requests a loop; otherwise nothing. */
+		lg_pool_refresh(g->pool, g->wall, LG_SWEEP_STEP);
 		if (did == 0 && idle_ticks) {
 			uint64_t next_due = per_tick > 0 ?
 				t0 + (uint64_t)((double)r->attempted / per_tick) : now;
@@ -589,6 +591,7 @@ int lg_gen_run(struct lg_gen *g, const struct lg_run_conf *c, struct lg_result *
 	g->anon_credit = 0;
 	if (r->seconds <= 0)
 		r->seconds = (double)(now - t0) / (double)hz;
+	r->busy_share = stop_tsc > t0 ? (double)busy / (double)(stop_tsc - t0) : 0;
 	return lg_quit ? -EINTR : 0;
 }
 

@@ -66,6 +66,8 @@ struct lg_result {
 	uint64_t wait_self_ns;           /* our threads runnable, not running */
 	uint64_t wait_watched_ns;        /* the same for watch_pid */
 	uint64_t run_watched_ns;         /* watch_pid's time on a CPU */
+	double busy_share;               /* of the sending time, in loops that sent
+					  * or received: near 1, the generator set the rate */
 	struct lg_kind_stats kind[LG_K__COUNT];
 	struct lg_hist all;
 	struct lg_hist by_kind[LG_K__COUNT];

@@ -224,7 +224,7 @@ static int add(struct builder *b, enum lg_kind kind, unsigned alg,
 	e->ipv6 = v6;
 	e->queue = (uint8_t)lg_rss_queue(lg_rss_hash(p->frames + e->off, v6), c->queues);
 	e->sum = lg_udp_sum_base(p->frames + e->off, l4, v6, e->id_off, LG_ID_LEN);
-	lg_udp_csum_set(p->frames + e->off, l4, e->sum, e->id_off, LG_ID_LEN);
+	lg_id_write(p->frames + e->off, l4, e->sum, e->id_off, LG_ID_BASE);
 	p->frames_len = (e->off + flen + LG_FRAME_ALIGN - 1) & ~(size_t)(LG_FRAME_ALIGN - 1);
 	if (flen > p->max_len)
 		p->max_len = flen;
@@ -368,7 +368,7 @@ void lg_pool_set_time(struct lg_pool *p, int64_t now)
 	p->refresh_next = 0;
 }
 
-void lg_pool_refresh(struct lg_pool *p, int64_t now, unsigned n)
+void lg_pool_sweep(struct lg_pool *p, int64_t now, unsigned n)
 {
 	if (p->n == 0 || lg_varint_len((uint64_t)now) != LG_TIME_LEN)
 		return;
@@ -376,7 +376,9 @@ void lg_pool_refresh(struct lg_pool *p, int64_t now, unsigned n)
 		p->scan_time = now;          /* one time per sweep */
 	while (n--) {
 		refresh_one(p, &p->e[p->refresh_next]);
-		if (++p->refresh_next == p->n)
+		if (++p->refresh_next == p->n) {
 			p->refresh_next = 0;
+			return;
+		}
 	}
 }

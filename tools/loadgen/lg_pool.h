@@ -55,8 +55,8 @@ struct lg_pool {
 	struct lg_group warm[LG_ALGS], cold[LG_ALGS], forged[LG_ALGS];
 	struct lg_group unknown, malformed;
 	unsigned queues;
-	uint32_t refresh_next;           /* lg_pool_refresh() cursor */
-	int64_t scan_time;
+	uint32_t refresh_next;           /* next entry of a sweep; 0: none under way */
+	int64_t scan_time;               /* what the requests carry (the last sweep's) */
 };
 
 struct lg_pool_conf {
@@ -86,10 +86,20 @@ static inline const uint8_t *lg_pool_frame(const struct lg_pool *p,
 }
 
 /* Sets every request's scan_time (the gateway refuses clocks more than
- * its skew away). All at once between runs; lg_pool_refresh() does it a
- * few entries at a time while sending, so no pause ever stalls the pace. */
+ * its skew away: 300 s by default, 120 s in production). All at once
+ * between runs. While sending, lg_pool_refresh() costs one comparison
+ * until the stamp is LG_POOL_STAMP_AGE_S old; then a sweep restamps the
+ * requests n at a time per call, so no pause ever stalls the pace. */
+#define LG_POOL_STAMP_AGE_S 10
+
 void lg_pool_set_time(struct lg_pool *p, int64_t now);
-void lg_pool_refresh(struct lg_pool *p, int64_t now, unsigned n);
+void lg_pool_sweep(struct lg_pool *p, int64_t now, unsigned n);   /* refresh's work */
+
+static inline void lg_pool_refresh(struct lg_pool *p, int64_t now, unsigned n)
+{
+	if (p->refresh_next != 0 || now - p->scan_time >= LG_POOL_STAMP_AGE_S)
+		lg_pool_sweep(p, now, n);
+}
 
 /* The station addresses of station k, as the pool uses them. */
 void lg_station(unsigned k, bool ipv6, struct lg_endpoint *ep);

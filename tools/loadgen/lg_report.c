@@ -133,6 +133,7 @@ json_t *lg_report_json(const struct lg_result *r, const char *label)
 		"generator", (double)r->wait_self_ns / 1e6,
 		"watched", (double)r->wait_watched_ns / 1e6));
 	json_object_set_new(o, "watched_cpu_ms", json_real((double)r->run_watched_ns / 1e6));
+	json_object_set_new(o, "generator_busy", json_real(r->busy_share));
 	return o;
 }
 
@@ -196,6 +197,8 @@ void lg_report_print(FILE *f, const struct lg_result *r, const char *label)
 			us(lg_hist_quantile(&r->by_kind[k], 0.5)),
 			us(lg_hist_quantile(&r->by_kind[k], 0.99)));
 	}
+	fprintf(f, "   generator busy %.0f %% of the time (sending or receiving)\n",
+		100.0 * r->busy_share);
 	if (r->wait_self_ns + r->wait_watched_ns > 1000000)
 		fprintf(f, "   disturbed: waited for a CPU %.1f ms (generator), %.1f ms (gateway)\n",
 			(double)r->wait_self_ns / 1e6, (double)r->wait_watched_ns / 1e6);
