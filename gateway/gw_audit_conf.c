@@ -96,18 +96,12 @@ int gw_audit_conf_load(const struct gw_config *c, struct gw_audit_conf *a,
 		     (int)(sizeof(a->file) - 11), c->dir) >= (int)sizeof(a->file))
 		return -ENAMETOOLONG;
 
-	config_init(&cf);
-	config_set_include_dir(&cf, c->dir);
-	if (!config_read_file(&cf, c->file)) {
-		snprintf(err, errlen, "%.300s:%d: %.150s",
-			 config_error_file(&cf) ? config_error_file(&cf) : c->file,
-			 config_error_line(&cf), config_error_text(&cf));
-		rc = config_error_type(&cf) == CONFIG_ERR_FILE_IO ? -ENOENT : -EINVAL;
-	} else if ((g = config_lookup(&cf, "audit")) == NULL ||
-		   !config_setting_is_group(g)) {
+	rc = gw_conf_open(&cf, c->file, c->dir, err, errlen);
+	if (rc == 0 && ((g = config_lookup(&cf, "audit")) == NULL ||
+			!config_setting_is_group(g))) {
 		snprintf(err, errlen, "%.300s: 'audit' must be a group { ... }", c->file);
 		rc = -EINVAL;
-	} else {
+	} else if (rc == 0) {
 		rc = read_group(c, g, a, err, errlen);
 	}
 	config_destroy(&cf);

@@ -6,6 +6,24 @@
 
 #include "gw_conf_read.h"
 
+int gw_conf_open(config_t *cf, const char *file, const char *dir,
+		 char *err, size_t errlen)
+{
+	config_init(cf);
+	config_set_include_dir(cf, dir);
+	if (config_read_file(cf, file))
+		return 0;
+	if (config_error_type(cf) == CONFIG_ERR_FILE_IO) {
+		snprintf(err, errlen, "%.400s: cannot read: %s", file,
+			 strerror(errno ? errno : ENOENT));
+		return -ENOENT;
+	}
+	snprintf(err, errlen, "%.300s:%d: %.150s",
+		 config_error_file(cf) ? config_error_file(cf) : file,
+		 config_error_line(cf), config_error_text(cf));
+	return -EINVAL;
+}
+
 int gw_conf_fail(const struct gw_conf_ctx *x, const config_setting_t *s,
 		 const char *fmt, ...)
 {
@@ -67,6 +85,19 @@ int gw_conf_u32(const struct gw_conf_ctx *x, const config_setting_t *g,
 
 	*out = (uint32_t)v;
 	return rc;
+}
+
+int gw_conf_bool(const struct gw_conf_ctx *x, const config_setting_t *g,
+		 const char *name, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return gw_conf_fail(x, s, "'%s' must be true or false", name);
+	*out = config_setting_get_bool(s);
+	return 0;
 }
 
 int gw_conf_group(const struct gw_conf_ctx *x, const config_setting_t *g,

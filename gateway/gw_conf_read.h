@@ -5,6 +5,7 @@
 #ifndef GW_CONF_READ_H
 #define GW_CONF_READ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,13 @@ struct gw_conf_ctx {
 	char *err;
 	size_t errlen;
 };
+
+/* Initialises cf and reads file into it, @include resolving from dir.
+ * 0, -ENOENT (cannot be read) or -EINVAL (its syntax), the reason in err
+ * as "file: cannot read: why" or "file:line: why". The caller destroys cf
+ * either way. */
+int gw_conf_open(config_t *cf, const char *file, const char *dir,
+		 char *err, size_t errlen);
 
 /* Writes the reason into x->err and returns -EINVAL. */
 int gw_conf_fail(const struct gw_conf_ctx *x, const config_setting_t *s,
@@ -31,6 +39,10 @@ int gw_conf_int(const struct gw_conf_ctx *x, const config_setting_t *g,
 		const char *name, int64_t min, int64_t max, int64_t *out);
 int gw_conf_u32(const struct gw_conf_ctx *x, const config_setting_t *g,
 		const char *name, int64_t min, int64_t max, uint32_t *out);
+
+/* true or false; absent: *out unchanged. 0 or -EINVAL. */
+int gw_conf_bool(const struct gw_conf_ctx *x, const config_setting_t *g,
+		 const char *name, bool *out);
 
 /* A member that must be a group; *out NULL when absent. */
 int gw_conf_group(const struct gw_conf_ctx *x, const config_setting_t *g,

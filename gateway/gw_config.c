@@ -270,21 +270,9 @@ int gw_config_load(struct gw_config *c, const char *path,
 	x.c.dir = x.dir;
 	snprintf(c->dir, sizeof(c->dir), "%s", x.dir);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", x.dir);
-	config_init(&cf);
-	config_set_include_dir(&cf, x.dir);
-	if (!config_read_file(&cf, path)) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO) {
-			snprintf(err, errlen, "%s: cannot read: %s", path,
-				 strerror(errno ? errno : ENOENT));
-			rc = -ENOENT;
-		} else {
-			snprintf(err, errlen, "%s:%d: %s",
-				 config_error_file(&cf) ? config_error_file(&cf) : path,
-				 config_error_line(&cf), config_error_text(&cf));
-			rc = -EINVAL;
-		}
+	rc = gw_conf_open(&cf, path, x.dir, err, errlen);
+	if (rc != 0)
 		goto out;
-	}
 	root = config_root_setting(&cf);
 	if ((rc = gw_conf_only_keys(&x.c, root, "the top level", top)))
 		goto out;

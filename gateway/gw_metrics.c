@@ -18,6 +18,7 @@
 #include <rte_lcore.h>
 #include <rte_version.h>
 
+#include "gw_conf_read.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_policy.h"
@@ -55,67 +56,43 @@ static struct {
 
 /* ---- configuration -------------------------------------------------- */
 
-static int refuse(char *err, size_t len, const char *file,
-		  const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static int refuse(char *err, size_t len, const char *file,
-		  const config_setting_t *s, const char *fmt, ...)
+static int get_listen(const struct gw_conf_ctx *x, const config_setting_t *g,
+		      char *out, size_t cap)
 {
-	const char *src = s ? config_setting_source_file(s) : NULL;
-	int n = snprintf(err, len, "%s:%u: ", src ? src : file,
-			 s ? config_setting_source_line(s) : 0u);
-	va_list ap;
+	const config_setting_t *s = config_setting_get_member(g, "listen");
+	const char *v;
+	uint8_t a[16];
 
-	if (n >= 0 && (size_t)n < len) {
-		va_start(ap, fmt);
-		vsnprintf(err + n, len - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	if (s == NULL)
+		return 0;
+	v = config_setting_type(s) == CONFIG_TYPE_STRING ?
+	    config_setting_get_string(s) : "";
+	if (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1)
+		return gw_conf_fail(x, s, "'listen' must be an IPv4 or IPv6 address string");
+	snprintf(out, cap, "%s", v);
+	return 0;
 }
 
-static int read_group(const config_setting_t *g, const char *file,
-		      char *err, size_t len)
+static int read_group(const struct gw_conf_ctx *x, const config_setting_t *g)
 {
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(s);
-		int type = config_setting_type(s);
+	static const char *const keys[] = { "enabled", "listen", "port", NULL };
+	uint32_t port = conf.port;
+	int rc;
 
-		if (strcmp(name, "enabled") == 0) {
-			if (type != CONFIG_TYPE_BOOL)
-				return refuse(err, len, file, s,
-					      "'enabled' must be true or false");
-			conf.enabled = config_setting_get_bool(s);
-		} else if (strcmp(name, "listen") == 0) {
-			const char *v = type == CONFIG_TYPE_STRING ?
-					config_setting_get_string(s) : "";
-			uint8_t a[16];
-
-			if (inet_pton(AF_INET, v, a) != 1 &&
-			    inet_pton(AF_INET6, v, a) != 1)
-				return refuse(err, len, file, s,
-					      "'listen' must be an IPv4 or IPv6 address string");
-			snprintf(conf.listen, sizeof(conf.listen), "%s", v);
-		} else if (strcmp(name, "port") == 0) {
-			long long v = config_setting_get_int64(s);
-
-			if ((type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) ||
-			    v < 1 || v > 65535)
-				return refuse(err, len, file, s,
-					      "'port' must be an integer in [1, 65535]");
-			conf.port = (uint16_t)v;
-		} else {
-			return refuse(err, len, file, s,
-				      "unknown key '%s' in metrics", name);
-		}
-	}
+	if ((rc = gw_conf_only_keys(x, g, "metrics", keys)) ||
+	    (rc = gw_conf_bool(x, g, "enabled", &conf.enabled)) ||
+	    (rc = get_listen(x, g, conf.listen, sizeof(conf.listen))) ||
+	    (rc = gw_conf_u32(x, g, "port", 1, 65535, &port)))
+		return rc;
+	conf.port = (uint16_t)port;
 	return 0;
 }
 
 int gw_metrics_configure(const struct gw_config *c, char *err, size_t len)
 {
+	const struct gw_conf_ctx x = { .file = c->file, .dir = c->dir,
+				       .prefix = "metrics: ", .err = err,
+				       .errlen = len };
 	const config_setting_t *g;
 	config_t cf;
 	int rc;
@@ -127,20 +104,12 @@ int gw_metrics_configure(const struct gw_config *c, char *err, size_t len)
 	if (c->file[0] == '\0' || !c->has_metrics)
 		return 0;
 
-	config_init(&cf);
-	config_set_include_dir(&cf, c->dir);
-	if (!config_read_file(&cf, c->file)) {
-		snprintf(err, len, "%.300s:%d: %.150s",
-			 config_error_file(&cf) ? config_error_file(&cf) : c->file,
-			 config_error_line(&cf), config_error_text(&cf));
-		rc = -EINVAL;
-	} else if ((g = config_lookup(&cf, "metrics")) == NULL ||
-		   !config_setting_is_group(g)) {
-		snprintf(err, len, "%.300s: 'metrics' must be a group { ... }", c->file);
-		rc = -EINVAL;
-	} else {
+	rc = gw_conf_open(&cf, c->file, c->dir, err, len);
+	if (rc == 0)
+		rc = gw_conf_group(&x, config_root_setting(&cf), "metrics", &g);
+	if (rc == 0 && g != NULL) {
 		conf.configured = true;
-		rc = read_group(g, c->file, err, len);
+		rc = read_group(&x, g);
 	}
 	config_destroy(&cf);
 	return rc;

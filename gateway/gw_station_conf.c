@@ -226,15 +226,9 @@ int gw_station_conf_load(const char *file, const char *dir,
 	};
 	if (file == NULL || file[0] == '\0')
 		return 0;
-	config_init(&cf);
-	config_set_include_dir(&cf, dir);
-	if (!config_read_file(&cf, file)) {
-		snprintf(err, errlen, "%s:%d: %s",
-			 config_error_file(&cf) ? config_error_file(&cf) : file,
-			 config_error_line(&cf), config_error_text(&cf));
-		rc = -EINVAL;
+	rc = gw_conf_open(&cf, file, dir, err, errlen);
+	if (rc != 0)
 		goto out;
-	}
 	g = config_lookup(&cf, "station_policy");
 	if (g && (rc = parse_policy(&x, g, c, &dflt)))
 		goto out;
