@@ -156,6 +156,14 @@ static void write_traffic(struct gw_prom *p, const struct gw_stats *t)
 		t->w.drained);
 	counter(p, "kpgate_idle_sleeps_total",
 		"Sleeps of idle workers (idle mode).", t->w.idle_sleeps);
+	n = "kpgate_worker_busy_seconds_total";
+	gw_prom_family(p, n, "counter",
+		       "Time the workers spent in polls that found work, summed over workers: "
+		       "its rate over kpgate_workers is how saturated they are.");
+	gw_prom_f64(p, n, (double)t->w.busy_tsc / (double)rte_get_tsc_hz(), NULL);
+	counter(p, "kpgate_certificate_decodes_total",
+		"Certificates decoded: cold requests, and warm ones whose decoded view "
+		"was not kept with their cache entry.", t->e.cert_decodes);
 
 	n = "kpgate_local_replies_total";
 	gw_prom_family(p, n, "counter",
