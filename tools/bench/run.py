@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """kpgate's benchmark: one command, one run, one table.
 
-    tools/bench/run.py [--build DIR] [--quick] [--no-huge]
+    tools/bench/run.py [--build DIR] [--quick] [--no-huge] [--only STAGES]
 
 Measures, on this machine, side by side with the limits:
   1. crypto limit: verifies/s per algorithm and backend, one core
@@ -15,10 +15,20 @@ Measures, on this machine, side by side with the limits:
   5. latency p50/p99/p99.9 at 10..90 % of NDR for warm, cold and a
      90 % warm / 10 % cold mix;
   6. memory: kpgate's resident set, bytes per cache entry;
+  7. ledger: the warm path with the duplicate plugin's consumed-certificate
+     ledger, in the local file store and in the Redis store shared by a
+     fleet (a redis-server of its own on loopback), against the chain
+     without it;
 then profiles kpgate (perf) on the warm and the cold path, draws the
 pictures with gnuplot into docs/perf/ and rewrites the results block of
 docs/performance.md. kpgate and the generator (or testpmd) each get one of
 the two cores and busy-poll; nothing else should run meanwhile.
+
+--only crypto,io,memory,cold,warm,latency,profile,ledger runs those stages
+alone (and what their figures are computed against: cold needs crypto,
+warm io, latency warm, memory crypto). Their figures replace those of the
+same stages in docs/perf/results.json; the other stages' stay, and the
+table says which rows come from which run.
 """
 import argparse
 import json
@@ -26,6 +36,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +50,25 @@ import lgharness as H  # noqa: E402
 ALGS = ["ecdsa-p256", "ed25519", "rsa-pss"]
 LOADS = [0.1, 0.25, 0.5, 0.75, 0.9]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+# In the order they run, with the row of the table each fills and the keys
+# of results.json that hold its figures.
+STAGES = {"crypto": (1, ["crypto"]), "io": (2, ["io"]), "memory": (6, ["memory"]),
+          "cold": (3, ["cold"]), "warm": (4, ["warm"]),
+          "latency": (5, ["mix", "latency"]), "profile": (None, ["profile"]),
+          "ledger": (7, ["ledger"])}
+# What a stage's figures are computed against runs with it, so no ratio
+# ever divides by a figure of another run.
+NEEDS = {"cold": ["crypto"], "warm": ["io"], "latency": ["warm"],
+         "memory": ["crypto"]}
+
+# The ledger stage: the chains compared, each saturated twice in the order
+# a b c c b a (so a drift of the machine's load meets each alike), then
+# each sent the same offered rate for its latency: this share of the
+# saturated rate of the slowest chain.
+LEDGER_VARIANTS = ["none", "file", "redis"]
+LEDGER_LOAD = 0.5
+LEDGER_HOT = 64                         # hot certificates per algorithm
 
 
 def log(msg):
@@ -132,6 +162,77 @@ def crypto_limit(build, seconds):
     return {"rows": rows, "cache_entry_bytes": entry, "text": out}
 
 
+class Redis:
+    """Debian's redis-server for the ledger stage, as a fleet's would be
+    reached over TCP, but on 127.0.0.1 only: a free port, a directory of
+    its own, nothing saved, stopped (and its directory removed) on exit."""
+
+    def __init__(self, parent):
+        self.dir = tempfile.mkdtemp(prefix="redis-", dir=parent)
+        self.port = None
+        self.proc = None
+
+    def __enter__(self):
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server missing (tools/install-deps.sh installs it)")
+        # A port found free can be taken before redis-server binds it:
+        # then it exits at once, and another is tried.
+        for _ in range(5):
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                [exe, "--bind", "127.0.0.1", "--port", str(self.port),
+                 "--save", "", "--appendonly", "no",
+                 "--daemonize", "no", "--dir", self.dir,
+                 "--logfile", os.path.join(self.dir, "redis.log")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                if self.ping():
+                    return self
+                time.sleep(0.05)
+            self.stop()
+        raise RuntimeError(f"redis-server did not start:\n{self.log_tail()}")
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                c.sendall(b"PING\r\n")
+                return c.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def log_tail(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return f.read()[-2000:]
+        except OSError as e:
+            return str(e)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Bench:
     def __init__(self, args):
         self.a = args
@@ -141,7 +242,9 @@ class Bench:
         self.dir = tempfile.mkdtemp(prefix="kpgate-bench-")
         self.res = {"machine": machine(), "hugepages": args.huge,
                     "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                    "trial_s": args.trial, "confirm_s": args.confirm}
+                    "trial_s": args.trial, "confirm_s": args.confirm,
+                    "latency_s": args.latency_s, "only": args.only,
+                    "commit": commit()}
         self.n = 0
         self.watch = None               # the peer's pid while one runs
         self.disturbed = 0
@@ -218,27 +321,42 @@ class Bench:
             f"latency at 10 % p50 {floor['latency_us']['p50']:.1f} "
             f"p99 {floor['latency_us']['p99']:.1f} us")
 
-    def kpgate_runs(self):
+    def kpgate_runs(self, stages):
         gw = self.gateway(self.a.cache, "bench")
         self.watch = gw.pid()
         try:
-            self.memory_idle = gw.memory_kib()
+            idle = gw.memory_kib()
             self.res["plugins"] = safe(lambda: gw.telemetry("/kpgate/plugins"))
-            self.cold(gw)
-            self.warm(gw)
-            self.mixes(gw)
-            self.res["memory"]["loaded"] = gw.memory_kib()
-            if not self.a.no_perf:
+            if "cold" in stages:
+                self.cold(gw)
+            if "warm" in stages:
+                self.warm(gw)
+            if "latency" in stages:
+                self.mixes(gw)
+            if "memory" in stages:
+                self.res["memory"]["idle"] = idle
+                # "Loaded" only after runs that loaded it.
+                if stages & {"cold", "warm", "latency"}:
+                    self.res["memory"]["loaded"] = gw.memory_kib()
+            if "profile" in stages:
                 self.profile(gw)
         finally:
             self.watch = None
             gw.stop()
-        self.res["memory"]["idle"] = self.memory_idle
 
     def counters(self, gw):
         c = safe(lambda: gw.telemetry("/kpgate/stats"))
         return c if isinstance(c, dict) and "cache_hits" in c else \
-            {"cache_hits": 0, "cache_misses": 0}
+            {"cache_hits": 0, "cache_misses": 0, "answered": 0, "busy_ns": 0}
+
+    @staticmethod
+    def busy_rate(c0, c1):
+        """Requests answered per second the worker spent in polls that found
+        work (/kpgate/stats busy_ns): what one lcore does, measured by kpgate
+        itself, whatever the generator or other processes did meanwhile."""
+        busy = (c1.get("busy_ns", 0) - c0.get("busy_ns", 0)) / 1e9
+        answered = c1.get("answered", 0) - c0.get("answered", 0)
+        return {"busy_rate": answered / busy if busy > 0 else 0, "busy_s": busy}
 
     def cold(self, gw):
         crypto = {r["alg"]: r for r in self.res["crypto"]["rows"] if r["default"]}
@@ -259,7 +377,9 @@ class Bench:
                 "wall_rate": sat["throughput_pps"], "core_share": sat["core_share"],
                 "crypto": limit, "ratio": rate / limit,
                 "overhead_ns": 1e9 / rate - 1e9 / limit,
-                "cache_hit_ratio": hits / max(1, hits + miss)}
+                "cache_hit_ratio": hits / max(1, hits + miss),
+                "generator_busy": sat.get("generator_busy"),
+                **self.busy_rate(c0, c1)}
             log(f"cold {alg}: {rate:.0f}/s served per CPU-second "
                 f"({sat['core_share']:.0%} of the core), NDR {s['ndr_pps']:.0f}/s, "
                 f"{rate / limit:.3f} of {limit}/s, cache hits {hits}/{hits + miss}")
@@ -276,7 +396,10 @@ class Bench:
                             "rate": sat["per_cpu_s"], "wall_rate": sat["throughput_pps"],
                             "core_share": sat["core_share"], "ndr": s["ndr_pps"],
                             "cache_hits": c1["cache_hits"] - c0["cache_hits"],
-                            "cache_misses": c1["cache_misses"] - c0["cache_misses"]}
+                            "cache_misses": c1["cache_misses"] - c0["cache_misses"],
+                            "cert_decodes": c1.get("cert_decodes", 0) - c0.get("cert_decodes", 0),
+                            "generator_busy": sat.get("generator_busy"),
+                            **self.busy_rate(c0, c1)}
         log(f"warm: {sat['per_cpu_s']:.0f}/s served per CPU-second "
             f"({sat['core_share']:.0%} of the core), NDR {s['ndr_pps']:.0f}/s")
 
@@ -343,15 +466,153 @@ class Bench:
             with open(os.path.join(self.a.out, f"profile-{name}.txt"), "w") as f:
                 f.write("\n".join(lines) + "\n")
 
-    def run(self):
+    # --- 7. the consumed-certificate ledger on the warm path -----------------
+
+    def ledger(self):
+        """The warm path (every certificate a cache hit) with the duplicate
+        plugin after validity, its ledger in the file store and in the Redis
+        store, against validity alone. Every hot certificate is accepted
+        once first, so each measured request is one the ledger finds:
+        a re-scan by one of this checkpoint's stations within its window,
+        accepted again (1801 rescan_in_window), which is what a real warm
+        request meets. The checks around each run make sure no request of
+        it took another path."""
+        with open(os.path.join(self.dir, "ledger.key"), "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        sat = {v: [] for v in LEDGER_VARIANTS}
+        with Redis(self.dir) as redis:
+            log(f"ledger: redis-server on 127.0.0.1:{redis.port}")
+            for v in LEDGER_VARIANTS + LEDGER_VARIANTS[::-1]:
+                sat[v].append(self.ledger_run(v, redis.port))
+            # One offered rate that every chain serves.
+            rate = LEDGER_LOAD * min(sum(r["throughput_pps"] for r in rs) / len(rs)
+                                     for rs in sat.values())
+            lat = {v: self.ledger_run(v, redis.port, rate) for v in LEDGER_VARIANTS}
+        out = {"offered_rate": rate, "variants": {}}
+        for v, rs in sat.items():
+            rates = [r["per_cpu_s"] for r in rs]
+            L = lat[v]["latency_us"]
+            out["variants"][v] = {
+                "saturated": rs, "latency": lat[v],
+                "rate": sum(rates) / len(rates), "rates": rates,
+                "core_share": sum(r["core_share"] for r in rs) / len(rs),
+                "p50": L["p50"], "p99": L["p99"], "unserved": lat[v]["unserved"]}
+        self.res["ledger"] = out
+
+    def ledger_conf(self, variant, port):
+        dup = ""
+        if variant != "none":
+            # The generator's stations are lg-NNNNNN: this checkpoint's.
+            fleet = "" if variant == "file" else f"""
+    store = "redis";
+    redis_host = "127.0.0.1";
+    redis_port = {port};
+    redis_prefix = "kpgate-bench";
+    fleet_key_file = "ledger.key";"""
+            dup = f""",
+  {{ name = "duplicate";
+    station_prefix = "lg-";
+    rescan_window = 2592000;
+    state_file = "ledger-{variant}.ledger";{fleet} }}"""
+        return H.write_conf(self.dir, name=f"ledger-{variant}.conf",
+                            cache_entries=self.a.cache, idle_sleep_us=0,
+                            extra=f"plugins = (\n  {{ name = \"validity\"; }}{dup}\n);\n")
+
+    def ledger_run(self, variant, port, rate=None):
+        """One gateway with this chain: its saturated rate, or (rate given)
+        its latency at that offered rate, between checks."""
+        mix = ["--warm", 1, "--warm-certs", LEDGER_HOT]
+        gw = H.Gateway(self.build, self.ledger_conf(variant, port),
+                       f"{self.tag}g", self.sock,
+                       os.path.join(self.dir, f"ledger-{variant}.log"),
+                       lcores="1", huge=self.a.huge).start(timeout=60, limit_s=600)
+        self.watch = gw.pid()
+        try:
+            # Every hot certificate once (the generator's warm-up): verified
+            # and cached, and with the ledger accepted and consumed.
+            self.lg(["--rate", 2000, "--duration", 1, *mix])
+            if variant != "none":
+                self.ledger_settled(gw, variant)
+            before = self.ledger_state(gw, variant)
+            if rate is None:
+                r = self.saturate(mix)
+            else:
+                r = self.lg(["--rate", f"{rate:.0f}", "--duration",
+                             self.a.latency_s, *mix])["result"]
+            self.ledger_check(variant, before, self.ledger_state(gw, variant))
+        finally:
+            self.watch = None
+            gw.stop()
+        if rate is None:
+            log(f"ledger {variant}: {r['per_cpu_s']:.0f}/s served per CPU-second "
+                f"({r['core_share']:.0%} of the core)")
+        else:
+            log(f"ledger {variant} at {rate:.0f}/s: p50 {r['latency_us']['p50']:.1f} "
+                f"p99 {r['latency_us']['p99']:.1f} us, unserved {r['unserved']}")
+        return r
+
+    def ledger_state(self, gw, variant):
+        st = {"stats": gw.telemetry("/kpgate/stats")}
+        if variant != "none":
+            st["dup"] = gw.telemetry("/kpgate/plugins")["duplicate"]
+        return st
+
+    def ledger_settled(self, gw, variant, timeout=10):
+        """Waits until the owner thread has recorded every hot certificate
+        (and the Redis store, in step with Redis, has pushed them)."""
+        want = LEDGER_HOT * len(ALGS)
+        deadline = time.monotonic() + timeout
+        while True:
+            d = gw.telemetry("/kpgate/plugins")["duplicate"]
+            if d["records"] >= want and (variant == "file" or
+                                         (d["fleet_up"] == 1 and d["push_backlog"] == 0)):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ledger {variant}: {d['records']} of {want} hot "
+                                   f"certificates recorded in {timeout} s: {d}")
+            time.sleep(0.1)
+
+    @staticmethod
+    def ledger_check(variant, before, after):
+        """Every request of the run was a cache hit, and (with the ledger)
+        one the ledger found and accepted as a re-scan: none was consumed
+        (inserted, raced or lost to a full ring) or judged otherwise, and
+        the Redis store stayed in step."""
+        s0, s1 = before["stats"], after["stats"]
+        bad = []
+        if s1["cache_misses"] != s0["cache_misses"]:
+            bad.append(f"{s1['cache_misses'] - s0['cache_misses']} cache misses")
+        if variant != "none":
+            d0, d1 = before["dup"], after["dup"]
+            for k in ("inserted", "raced", "ring_full", "refer", "reject",
+                      "not_applicable"):
+                if d1[k] != d0[k]:
+                    bad.append(f"duplicate {k} +{d1[k] - d0[k]}")
+            if d1["accept"] == d0["accept"]:
+                bad.append("the duplicate plugin judged nothing")
+            if variant == "redis" and (d1["fleet_up"] != 1 or
+                                       d1["redis_unreachable"] != d0["redis_unreachable"]):
+                bad.append(f"Redis out of step (fleet_up {d1['fleet_up']}, "
+                           f"redis_unreachable {d1['redis_unreachable']})")
+        if bad:
+            raise RuntimeError(f"ledger {variant}: not the warm re-scan path: "
+                               + ", ".join(bad))
+
+    def run(self, stages):
         t0 = time.time()
         log(f"PKI: {self.a.certs} certificates per algorithm in {self.dir}")
         H.make_pki(self.build, self.dir, certs=self.a.certs, rogue=256)
-        log("crypto limit")
-        self.res["crypto"] = crypto_limit(self.build, self.a.crypto_s)
-        self.io_limit()
-        self.memory_per_entry()
-        self.kpgate_runs()
+        if "crypto" in stages:
+            log("crypto limit")
+            self.res["crypto"] = crypto_limit(self.build, self.a.crypto_s)
+        if "io" in stages:
+            self.io_limit()
+        if "memory" in stages:
+            self.memory_per_entry()
+        if stages & {"memory", "cold", "warm", "latency", "profile"}:
+            self.kpgate_runs(stages)
+        if "ledger" in stages:
+            self.ledger()
         self.res["seconds"] = time.time() - t0
         self.res["disturbed_runs_repeated"] = self.disturbed
         self.res["machine"]["loadavg_at_end"] = os.getloadavg()[0]
@@ -363,6 +624,13 @@ def safe(fn):
         return fn()
     except Exception as e:  # noqa: BLE001 - telemetry is optional here
         return {"error": str(e)}
+
+
+def commit():
+    """The source tree measured: its commit, and whether it had changes."""
+    r = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
 
 
 def machine():
@@ -381,52 +649,56 @@ def machine():
 # --- output ------------------------------------------------------------------
 
 def table(res):
-    """The one table, in Markdown."""
+    """The one table, in Markdown: a row group for each stage in res."""
     rows = []
-    crypto = {(r["alg"], r["backend"]): r for r in res["crypto"]["rows"]}
-    io = res["io"]
-    warm = res["warm"]
-    lat = res["latency"]
 
     def r(*cells):
         rows.append("| " + " | ".join(str(c) for c in cells) + " |")
 
     r("#", "measure", "result", "against", "target")
     r("---", "---", "---", "---", "---")
-    for (alg, be), c in crypto.items():
-        r(1, f"crypto limit {alg}, {be}{' (default)' if c['default'] else ''}",
-          f"{c['verifies_per_s']:,} verifies/s ({c['us_per_verify']:.1f} us)", "", "")
-    r(2, "I/O limit: testpmd 5tswap over memif",
-      f"NDR {io['ndr']:,.0f} pkt/s; saturated {io['max']:,.0f} pkt/s "
-      f"({io['per_cpu_s']:,.0f} per CPU-second)", "", "")
-    F = io["floor"]["latency_us"]
-    r(2, f"I/O latency at 10% of its NDR ({io['floor']['rate_target']:,.0f}/s)",
-      f"p50 {F['p50']:.1f} / p99 {F['p99']:.1f} / p99.9 {F['p99.9']:.1f} us", "", "")
-    for alg in ALGS:
+    if "crypto" in res:
+        for c in res["crypto"]["rows"]:
+            r(1, f"crypto limit {c['alg']}, {c['backend']}{' (default)' if c['default'] else ''}",
+              f"{c['verifies_per_s']:,} verifies/s ({c['us_per_verify']:.1f} us)", "", "")
+    io = res.get("io")
+    if io:
+        r(2, "I/O limit: testpmd 5tswap over memif",
+          f"NDR {io['ndr']:,.0f} pkt/s; saturated {io['max']:,.0f} pkt/s "
+          f"({io['per_cpu_s']:,.0f} per CPU-second)", "", "")
+        F = io["floor"]["latency_us"]
+        r(2, f"I/O latency at 10% of its NDR ({io['floor']['rate_target']:,.0f}/s)",
+          f"p50 {F['p50']:.1f} / p99 {F['p99']:.1f} / p99.9 {F['p99.9']:.1f} us", "", "")
+    for alg in ALGS if "cold" in res else []:
         c = res["cold"][alg]
         target = 0.85 if alg == "rsa-pss" else 0.95
         r(3, f"kpgate cold {alg}, 1 lcore",
           f"{c['rate']:,.0f} req/s per CPU-second ({c['wall_rate']:,.0f}/s with "
           f"{c['core_share']:.0%} of the core; NDR {c['ndr']:,.0f}; cache hits "
-          f"{c['cache_hit_ratio']:.1%}); overhead "
+          f"{c['cache_hit_ratio']:.1%}; {c.get('busy_rate', 0):,.0f} per busy second); overhead "
           f"{c['overhead_ns']:,.0f} ns/request",
           f"{c['ratio']:.2f} x (1)", f">= {target} x, <= 2000 ns "
           f"{'met' if c['ratio'] >= target and c['overhead_ns'] <= 2000 else 'MISSED'}")
-    r(4, "kpgate warm, 1 lcore",
-      f"{warm['rate']:,.0f} req/s per CPU-second ({warm['wall_rate']:,.0f}/s with "
-      f"{warm['core_share']:.0%} of the core; NDR {warm['ndr']:,.0f})",
-      f"{warm['rate'] / io['per_cpu_s']:.2f} x (2)",
-      f">= 1 Mpps {'met' if warm['ndr'] >= 1e6 else 'MISSED'}")
-    conf = warm["search"].get("confirm")
-    if conf:
-        r(4, f"warm, {conf['seconds']:.0f} s at 0.9 x NDR ({conf['rate']:,.0f}/s)",
-          f"unserved {conf['result']['unserved']}", "", f"zero loss {'met' if conf['pass'] else 'MISSED'}")
-    mconf = res["mix"]["warm90"]["search"].get("confirm")
+    warm = res.get("warm")
+    if warm:
+        r(4, "kpgate warm, 1 lcore",
+          f"{warm['rate']:,.0f} req/s per CPU-second ({warm['wall_rate']:,.0f}/s with "
+          f"{warm['core_share']:.0%} of the core; NDR {warm['ndr']:,.0f}; "
+          f"{warm.get('busy_rate', 0):,.0f} per busy second; path: cache hit, kept view, "
+          f"{warm.get('cert_decodes', 0):,} decodes in {warm['cache_hits']:,} hits; "
+          f"generator busy {warm.get('generator_busy') or 0:.0%})",
+          f"{warm['rate'] / io['per_cpu_s']:.2f} x (2)" if io else "",
+          f">= 1 Mpps {'met' if warm['ndr'] >= 1e6 else 'MISSED'}")
+        conf = warm["search"].get("confirm")
+        if conf:
+            r(4, f"warm, {conf['seconds']:.0f} s at 0.9 x NDR ({conf['rate']:,.0f}/s)",
+              f"unserved {conf['result']['unserved']}", "", f"zero loss {'met' if conf['pass'] else 'MISSED'}")
+    mconf = res["mix"]["warm90"]["search"].get("confirm") if "mix" in res else None
     if mconf:
         r(4, f"90/10 mix, {mconf['seconds']:.0f} s at 0.9 x NDR ({mconf['rate']:,.0f}/s)",
           f"unserved {mconf['result']['unserved']}", "", f"zero loss {'met' if mconf['pass'] else 'MISSED'}")
-    for name in ("warm", "cold", "mix90"):
-        for p in lat[name]["points"]:
+    for name in ("warm", "cold", "mix90") if "latency" in res else ():
+        for p in res["latency"][name]["points"]:
             if p["load"] not in (0.1, 0.5, 0.9):
                 continue
             L = p["result"]["latency_us"]
@@ -441,21 +713,61 @@ def table(res):
                 elif name == "mix90":
                     W = p["result"]["kinds"]["warm"]["latency_us"]
                     tgt = f"warm p99 < 50 us {'met' if W['p99'] < 50 else 'MISSED'}"
-                else:
+                elif "cold" in res:
                     one = max(1e6 / res["cold"][a]["crypto"] for a in ALGS)
                     tgt = f"p99 < 3 x verify ({3 * one:.0f} us) {'met' if L['p99'] < 3 * one else 'MISSED'}"
             r(5, f"latency {name} at {p['load']:.0%} of NDR ({p['rate']:,.0f}/s)",
               f"p50 {L['p50']:.1f} / p99 {L['p99']:.1f} / p99.9 {L['p99.9']:.1f} us{note}",
               "", tgt)
-    m = res["memory"]
-    r(6, "memory: kpgate resident set",
-      f"{m['idle']['VmRSS'] / 1024:.0f} MiB idle, {m['loaded']['VmRSS'] / 1024:.0f} MiB loaded"
-      + (f" (+{m['idle'].get('HugetlbPages', 0) / 1024:.0f} MiB hugepages)"
-         if m['idle'].get('HugetlbPages') else ""), "", "")
-    r(6, "memory: per cache entry",
-      f"{m['bytes_per_entry']:,.0f} bytes measured (RSS, 4096 vs 65536 entries); "
-      f"{res['crypto']['cache_entry_bytes']} by kpg_cache_entry_bytes()", "", "")
+    m = res.get("memory")
+    if m:
+        loaded = (f", {m['loaded']['VmRSS'] / 1024:.0f} MiB loaded"
+                  if "loaded" in m else "")
+        r(6, "memory: kpgate resident set",
+          f"{m['idle']['VmRSS'] / 1024:.0f} MiB idle{loaded}"
+          + (f" (+{m['idle'].get('HugetlbPages', 0) / 1024:.0f} MiB hugepages)"
+             if m['idle'].get('HugetlbPages') else ""), "", "")
+        r(6, "memory: per cache entry",
+          f"{m['bytes_per_entry']:,.0f} bytes measured (RSS, 4096 vs 65536 entries); "
+          f"{res['crypto']['cache_entry_bytes']} by kpg_cache_entry_bytes()", "", "")
+    if "ledger" in res:
+        rows.extend(ledger_rows(res["ledger"]))
     return "\n".join(rows)
+
+
+def ledger_rows(led):
+    """Stage 7: per chain its served rate per CPU-second (mean and range of
+    its runs) and latency at the shared offered rate; what the plugin
+    costs a request, and what the Redis store costs beyond the file store,
+    against how far runs of one chain differ."""
+    def unserved(x):
+        return f", {x['unserved']:,} unserved" if x["unserved"] else ""
+
+    v = led["variants"]
+    n = len(v["none"]["rates"])
+    spread = max((max(x["rates"]) - min(x["rates"])) / x["rate"] for x in v.values())
+    names = {"none": "validity alone (no ledger)",
+             "file": "validity + duplicate, file store",
+             "redis": "validity + duplicate, Redis store (shared)"}
+    rows = []
+    for k in LEDGER_VARIANTS:
+        x = v[k]
+        result = (f"{x['rate']:,.0f} req/s per CPU-second ({min(x['rates']):,.0f} to "
+                  f"{max(x['rates']):,.0f} in {n} runs, {x['core_share']:.0%} of the "
+                  f"core); p50 {x['p50']:.1f} / p99 {x['p99']:.1f} us at "
+                  f"{led['offered_rate']:,.0f}/s{unserved(x)}")
+        against = target = ""
+        if k == "file":
+            result += f"; the plugin {1e9 / x['rate'] - 1e9 / v['none']['rate']:+,.0f} ns/request"
+            against = f"{x['rate'] / v['none']['rate']:.2f} x no ledger"
+        elif k == "redis":
+            d = x["rate"] / v["file"]["rate"] - 1
+            result += f"; {1e9 / x['rate'] - 1e9 / v['file']['rate']:+,.0f} ns/request over the file store"
+            against = f"{x['rate'] / v['file']['rate']:.2f} x file store"
+            target = (f"no measurable cost: {'met' if d >= -spread else 'MISSED'} "
+                      f"({d:+.1%}; runs of one chain differ by up to {spread:.1%})")
+        rows.append(f"| 7 | ledger, warm: {names[k]} | {result} | {against} | {target} |")
+    return rows
 
 
 def plots(res, out):
@@ -513,14 +825,75 @@ plot '{d}/algs.dat' u 2:xtic(1) t 'verify limit (kpg-bench-verify)', \\
     shutil.rmtree(d, ignore_errors=True)
 
 
-def update_doc(path, res, tbl):
-    block = (f"{BEGIN}\n_Last run: {res['when']} on {res['machine']['cpu']} "
-             f"({res['machine']['cores']} cores), DPDK {res['machine']['dpdk']}, "
-             f"{'2 MiB hugepages' if res.get('hugepages') else 'no hugepages'}, "
-             f"trials of {res['trial_s']} s, confirmation runs of "
-             f"{res['confirm_s']} s; the whole run took {res['seconds'] / 60:.1f} min._\n\n"
-             f"{tbl}\n\n![latency against load](perf/latency.png)\n\n"
-             f"![per algorithm](perf/algorithms.png)\n{END}")
+# --- results of several runs --------------------------------------------------
+
+RUN_KEYS = ("when", "commit", "machine", "hugepages", "trial_s", "confirm_s",
+            "latency_s", "only", "seconds", "disturbed_runs_repeated")
+
+
+def run_meta(res):
+    """What says how a run's figures were made."""
+    return {k: res[k] for k in RUN_KEYS if k in res}
+
+
+def stage_runs(res):
+    """Per stage, the run its figures in res come from (results written
+    before runs were recorded per stage are one run's)."""
+    if "stages" in res:
+        return dict(res["stages"])
+    return {st: run_meta(res) for st, (_, keys) in STAGES.items()
+            if any(k in res for k in keys)}
+
+
+def merge(prev, new, stages):
+    """prev's figures, those of the stages new ran replaced by new's."""
+    out = dict(prev)
+    out["stages"] = stage_runs(prev)
+    for st in stages:
+        for k in STAGES[st][1]:
+            out.pop(k, None)
+            if k in new:
+                out[k] = new[k]
+        out["stages"][st] = run_meta(new)
+    return out
+
+
+def provenance(res):
+    """The line above the table: the full run, then each partial run whose
+    figures replaced some rows."""
+    runs = {}
+    for st, meta in stage_runs(res).items():
+        runs.setdefault(json.dumps(meta, sort_keys=True), (meta, []))[1].append(st)
+    full = [m for m, _ in runs.values() if not m.get("only")]
+    main = full[0] if full else max(runs.values(), key=lambda r: len(r[1]))[0]
+    m = main.get("machine", res.get("machine", {}))
+    text = (f"_Last {'full ' if len(runs) > 1 else ''}run: {main['when']} on {m.get('cpu', '?')} ({m.get('cores', '?')} "
+            f"cores), DPDK {m.get('dpdk', '?')}, "
+            f"{'2 MiB hugepages' if main.get('hugepages') else 'no hugepages'}, "
+            f"trials of {main['trial_s']} s, confirmation runs of "
+            f"{main['confirm_s']} s; the whole run"
+            f"{' (--only ' + ','.join(main['only']) + ')' if main.get('only') else ''} "
+            f"took {main['seconds'] / 60:.1f} min._")
+    for meta, sts in runs.values():
+        if meta is main:
+            continue
+        named = sorted(STAGES[st][0] for st in sts if STAGES[st][0])
+        text += (f"\n_Rows {', '.join(map(str, sorted(set(named))))} "
+                 f"({', '.join(sts)}): a later run of `--only {','.join(meta['only'])}`, "
+                 f"{meta['when']}"
+                 f"{', source ' + meta['commit'] if meta.get('commit') else ''}, "
+                 f"{'2 MiB hugepages' if meta.get('hugepages') else 'no hugepages'}, "
+                 f"latency points of {meta.get('latency_s', '?')} s; it took "
+                 f"{meta['seconds'] / 60:.1f} min._")
+    return text
+
+
+def update_doc(path, res, tbl, out):
+    pictures = "".join(f"\n\n![{alt}](perf/{png})" for alt, png in
+                       (("latency against load", "latency.png"),
+                        ("per algorithm", "algorithms.png"))
+                       if os.path.exists(os.path.join(out, png)))
+    block = f"{BEGIN}\n{provenance(res)}\n\n{tbl}{pictures}\n{END}"
     try:
         text = open(path).read()
     except FileNotFoundError:
@@ -533,11 +906,31 @@ def update_doc(path, res, tbl):
         f.write(text)
 
 
+def parse_stages(text):
+    """--only: the stages named, and what their figures are computed
+    against; None: all."""
+    if text is None:
+        return None
+    want = {w.strip() for w in text.split(",") if w.strip()}
+    unknown = want - set(STAGES)
+    if unknown or not want:
+        raise argparse.ArgumentTypeError(
+            f"stages are {', '.join(STAGES)} (not {', '.join(sorted(unknown)) or 'none'})")
+    while True:
+        more = {n for st in want for n in NEEDS.get(st, [])} - want
+        if not more:
+            return want
+        want |= more
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--out", default=os.path.join(TOP, "docs", "perf"))
     ap.add_argument("--doc", default=os.path.join(TOP, "docs", "performance.md"))
+    ap.add_argument("--only", metavar="STAGES",
+                    help="comma list of stages to run: " + ",".join(STAGES) +
+                         " (with what they need); the others' figures stay")
     ap.add_argument("--trial", type=float, default=2.0,
                     help="seconds per search trial (default 2; the issue's 10 s "
                          "trials make the run last about 25 min)")
@@ -558,6 +951,18 @@ def main():
                     help="seconds to wait for the load average to fall below "
                          "0.5 before starting (default 600)")
     a = ap.parse_args()
+    try:
+        picked = parse_stages(a.only)
+    except argparse.ArgumentTypeError as e:
+        ap.error(f"--only: {e}")
+    stages = set(STAGES) if picked is None else picked
+    if a.no_perf:
+        stages.discard("profile")
+    if not stages:
+        ap.error("--only profile with --no-perf: nothing to run")
+    a.only = None if picked is None else [st for st in STAGES if st in stages]
+    if a.only:
+        log(f"stages: {', '.join(a.only)}")
     # SIGTERM unwinds like Ctrl-C: processes stopped, hugepages released.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("run.py: terminated"))
     if a.quick:
@@ -567,8 +972,18 @@ def main():
     for exe in ("gateway/kpgate", "tools/loadgen/kpgate-loadgen", "core/kpg-bench-verify"):
         if not os.path.exists(os.path.join(a.build, exe)):
             sys.exit(f"run.py: {a.build}/{exe} missing: build first (tools/build.sh)")
+    if "ledger" in stages and not shutil.which("redis-server"):
+        sys.exit("run.py: redis-server missing (tools/install-deps.sh installs it)")
+    prev = None
+    if a.only:
+        try:
+            with open(os.path.join(a.out, "results.json")) as f:
+                prev = json.load(f)
+        except (OSError, ValueError) as e:
+            log(f"no earlier results to keep ({e}): {a.doc} stays as it is")
     os.makedirs(a.out, exist_ok=True)
-    have_gnuplot = ensure_gnuplot()
+    # The pictures are of the cold and latency stages together.
+    draw = {"cold", "latency"} <= stages and ensure_gnuplot()
     ours = False
     if a.huge:
         try:
@@ -587,21 +1002,27 @@ def main():
             "share the two cores and will show in the figures")
     b = Bench(a)
     try:
-        res = b.run()
+        res = b.run(stages)
     finally:
         if ours:
             teardown_hugepages()
         shutil.rmtree(b.dir, ignore_errors=True)
+    res["stages"] = {st: run_meta(res) for st in STAGES if st in stages}
+    ran = table(res)
+    if prev is not None:
+        res = merge(prev, res, stages)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     tbl = table(res)
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write(tbl + "\n")
-    if have_gnuplot:
+    if draw:
         plots(res, a.out)
-    update_doc(a.doc, res, tbl)
-    print(tbl)
-    log(f"done in {res['seconds'] / 60:.1f} min; {a.out}/results.json, {a.doc}")
+    if prev is not None or not a.only:
+        update_doc(a.doc, res, tbl, a.out)
+    print(ran)
+    log(f"done in {b.res['seconds'] / 60:.1f} min; {a.out}/results.json"
+        + (f", {a.doc}" if prev is not None or not a.only else ""))
 
 
 if __name__ == "__main__":
