@@ -12,7 +12,7 @@ pkgs=(
   libmicrohttpd-dev prometheus
   postgresql libpq-dev
   redis-server libhiredis-dev
-  iproute2 iputils-ping python3 procps strace
+  iproute2 iputils-ping python3 procps strace curl
 )
 
 missing=()
