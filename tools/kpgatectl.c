@@ -587,6 +587,25 @@ static int cmd_stats(struct ctl *c)
 			       json_integer_value(json_object_get(v, "position")),
 			       u64_of(v, "accept"), u64_of(v, "refer"),
 			       u64_of(v, "reject"), u64_of(v, "not_applicable"));
+		/* A plugin's own counters (the duplicate plugin's ledger and
+		 * fleet: fleet_up, pushed, pulled, ...), those not zero. */
+		json_object_foreach(plugins, k, v) {
+			json_t *own = json_object();
+			const char *ck;
+			json_t *cv;
+			char title[80];
+
+			json_object_foreach(v, ck, cv)
+				if (strcmp(ck, "position") && strcmp(ck, "accept") &&
+				    strcmp(ck, "refer") && strcmp(ck, "reject") &&
+				    strcmp(ck, "not_applicable"))
+					json_object_set(own, ck, cv);
+			if (json_object_size(own) != 0) {
+				snprintf(title, sizeof(title), "plugin %s", k);
+				print_counters(title, own);
+			}
+			json_decref(own);
+		}
 		if (stations) {
 			printf("stations: %" PRIu64 " configured, unknown ones %s\n",
 			       u64_of(stations, "stations"),
