@@ -22,6 +22,14 @@
  *
  * Loads the real plugin from $KPG_PLUGIN_DIR through the host, with its
  * ledger in a temporary directory.
+ *
+ *   kpg-bench-duplicate warm [iterations]
+ *
+ * The warm path instead: ns per evaluate + commit of a certificate already
+ * in the ledger (192 of them, as tools/bench takes 64 per algorithm, 454
+ * signed bytes each, taken in turn), re-
+ * scanned by one of our stations within the window (1801) and by another
+ * (1802).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -264,6 +272,100 @@ static int run(const char *dir, unsigned iterations, const struct bench_case *bc
 	return 0;
 }
 
+/* A consumed certificate scanned again and again: ns per judgement. */
+static double warm_run(const struct kpg_chain *c, struct scan *s, unsigned n,
+		       unsigned iterations, const char *station,
+		       enum kpg_decision want)
+{
+	struct kpg_verdicts vs;
+	int64_t t0;
+
+	for (unsigned i = 0; i < n; i++)
+		s[i].view.station_id = (struct kpg_str){ station, (uint32_t)strlen(station) };
+	t0 = now_ns();
+	for (unsigned i = 0; i < iterations; i++) {
+		const struct kpg_scan_view *v = &s[i % n].view;
+		enum kpg_decision d;
+
+		vs.n = 0;                        /* as a worker does */
+		kpg_chain_evaluate(c, v, &vs);
+		d = kpg_decision_aggregate(&vs);
+		if (d != want)
+			return -1;
+		kpg_chain_commit(c, v, d);
+	}
+	return (double)(now_ns() - t0) / iterations;
+}
+
+static int warm(const char *dir, unsigned iterations)
+{
+	enum { CERTS = 192, SIGNED = 454, FRESH = 20000 };
+	const char *dirs[] = { getenv("KPG_PLUGIN_DIR"), NULL };
+	struct kpg_plugin_host_conf conf = {
+		.workers = 1, .checkpoint = "bench", .jurisdiction = "EU",
+		.config_dir = dir, .state_dir = dir, .search_dirs = dirs,
+	};
+	static uint8_t bytes[CERTS][SIGNED];
+	static struct scan s[CERTS];
+	static char fresh_numbers[FRESH][24];
+	struct kpg_plugin_host *h;
+	struct kpg_chain *c = NULL;
+	char err[512];
+	config_t cf;
+	double rescan, consumed, fresh;
+	int64_t t0;
+
+	h = kpg_plugin_host_new(&conf);
+	config_init(&cf);
+	if (h && config_read_string(&cf, "plugins = ( { name = \"duplicate\";"
+		   " station_prefix = \"BE-ANR-01-\"; rescan_window = 300;"
+		   " state_file = \"bench-warm.ledger\"; } );") == CONFIG_TRUE)
+		c = kpg_chain_build(h, config_lookup(&cf, "plugins"), err, sizeof(err));
+	config_destroy(&cf);
+	if (c == NULL)
+		return 1;
+	for (unsigned i = 0; i < CERTS; i++) {
+		scan_init(&s[i], "warm", i, 0);
+		for (unsigned k = 0; k < SIGNED; k++)
+			bytes[i][k] = (uint8_t)(i * 131 + k * 7);
+		s[i].view.cert_bytes = bytes[i];
+		s[i].view.cert_len = SIGNED;
+		if (judge(c, &s[i].view) != KPG_ACCEPT)
+			return 1;
+		kpg_chain_commit(c, &s[i].view, KPG_ACCEPT);
+		while (judge(c, &s[i].view) == KPG_ACCEPT)   /* until recorded */
+			nap_us(50);
+	}
+	warm_run(c, s, CERTS, iterations / 10 + 1, "BE-ANR-01-S1", KPG_ACCEPT);
+	rescan = warm_run(c, s, CERTS, iterations, "BE-ANR-01-S1", KPG_ACCEPT);
+	warm_run(c, s, CERTS, iterations / 10 + 1, "NL-AMS-02-S1", KPG_REJECT);
+	consumed = warm_run(c, s, CERTS, iterations, "NL-AMS-02-S1", KPG_REJECT);
+	/* and, to compare, new certificates (judged, accepted, consumed) */
+	for (unsigned i = 0; i < FRESH; i++)
+		snprintf(fresh_numbers[i], sizeof(fresh_numbers[i]), "ZA-fresh-%u", i);
+	t0 = now_ns();
+	for (unsigned i = 0; i < FRESH; i++) {
+		struct scan *f = &s[i % CERTS];
+
+		f->cert.number = (struct kpg_str){ fresh_numbers[i],
+						   (uint32_t)strlen(fresh_numbers[i]) };
+		if (judge(c, &f->view) != KPG_ACCEPT)
+			return 1;
+		kpg_chain_commit(c, &f->view, KPG_ACCEPT);
+	}
+	fresh = (double)(now_ns() - t0) / FRESH;
+	if (rescan < 0 || consumed < 0)
+		return 1;
+	printf("duplicate warm path, %u certificates of %u signed bytes, %u requests:\n"
+	       "  rescan_in_window  %7.1f ns/request\n"
+	       "  already_consumed  %7.1f ns/request\n"
+	       "  not_consumed      %7.1f ns/request (%u new certificates)\n",
+	       CERTS, SIGNED, iterations, rescan, consumed, fresh, FRESH);
+	kpg_chain_delete(c);
+	kpg_plugin_host_delete(h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct bench_case cases[] = {
@@ -285,10 +387,15 @@ int main(int argc, char **argv)
 		iterations = 10;
 	if (mkdtemp(dir) == NULL)
 		return 2;
+	if (argc > 1 && strcmp(argv[1], "warm") == 0) {
+		rc = warm(dir, argc > 2 ? (unsigned)atoi(argv[2]) : 1000000);
+		goto out;
+	}
 	printf("duplicate race window: from an lcore starting to judge a new"
 	       " certificate until the owner has recorded its consumption\n");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++)
 		rc = run(dir, iterations, &cases[i]);
+out:
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		rc = 1;

@@ -108,6 +108,13 @@ static void *owner_main(void *arg)
 	return NULL;
 }
 
+static void seen_delete(struct dup_instance *in)
+{
+	for (unsigned w = 0; in->seen && w < in->workers; w++)
+		dup_seen_delete(in->seen[w]);
+	free(in->seen);
+}
+
 int dup_instance_new(const struct kpg_plugin_env *env, struct dup_instance **out)
 {
 	struct dup_instance *in = calloc(1, sizeof(*in));
@@ -123,6 +130,17 @@ int dup_instance_new(const struct kpg_plugin_env *env, struct dup_instance **out
 		return -ENOMEM;
 	}
 	memset(in->last, 0, in->workers * sizeof(*in->last));
+	in->seen = calloc(in->workers, sizeof(*in->seen));
+	for (unsigned w = 0; in->seen && w < in->workers; w++)
+		if ((in->seen[w] = dup_seen_new()) == NULL) {
+			seen_delete(in);
+			in->seen = NULL;
+		}
+	if (in->seen == NULL) {
+		free(in->last);
+		free(in);
+		return -ENOMEM;
+	}
 	if (env->checkpoint) {
 		/* cut as records keep it, on a UTF-8 character */
 		size_t n = pconf_utf8_cut(env->checkpoint, strlen(env->checkpoint),
@@ -136,6 +154,7 @@ int dup_instance_new(const struct kpg_plugin_env *env, struct dup_instance **out
 	rc = pthread_create(&in->owner, NULL, owner_main, in);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
+		seen_delete(in);
 		free(in->last);
 		free(in);
 		return -rc;
@@ -167,6 +186,7 @@ void dup_instance_delete(struct dup_instance *in)
 	pthread_join(in->owner, NULL);
 	bound_delete(dup_instance_bound(in));
 	atomic_compare_exchange_strong(&debug_instance, &self, NULL);
+	seen_delete(in);
 	free(in->last);
 	free(in);
 }

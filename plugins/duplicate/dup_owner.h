@@ -1,9 +1,10 @@
 /* dup_owner.h — the duplicate plugin's long-lived instance: its store, one
- * ring per worker, and the owner thread, the only writer of the store,
- * which moves consumptions from the rings into it. init creates it and
- * starts the thread; the first configure binds it to its store (the
- * settings shaping the store are known only from config); reloads keep it;
- * fini stops the thread after a last drain and closes the store. */
+ * ring and one memory of certificates (dup_seen.h) per worker, and the
+ * owner thread, the only writer of the store, which moves consumptions
+ * from the rings into it. init creates it and starts the thread; the
+ * first configure binds it to its store (the settings shaping the store
+ * are known only from config); reloads keep it; fini stops the thread
+ * after a last drain and closes the store. */
 #ifndef DUP_OWNER_H
 #define DUP_OWNER_H
 
@@ -14,6 +15,7 @@
 #include <kpgate/plugin.h>
 
 #include "dup_ring.h"
+#include "dup_seen.h"
 #include "dup_store.h"
 
 /* The settings fixed from the first configure until a restart. */
@@ -51,6 +53,7 @@ struct dup_last {
 struct dup_instance {
 	unsigned workers;
 	struct dup_last *last;           /* by worker */
+	struct dup_seen **seen;          /* by worker */
 	char checkpoint[DUP_NAME_MAX];   /* cut as records keep it */
 	/* Set once, by the first configure; the owner thread polls it. */
 	_Atomic(struct dup_bound *) bound;

@@ -13,7 +13,10 @@
  * this worker's ring (dup_owner.c); the owner inserts it into the table
  * and appends it to the ledger file (dup_file_store.c). Until it has, a
  * second lcore may accept the same new certificate too: that window is
- * measured by bench_duplicate and given in docs/plugins.md.
+ * measured by bench_duplicate and given in docs/plugins.md. A certificate
+ * found in the ledger is kept in its worker's memory (dup_seen.h), so
+ * judging it again (a re-scan, a second use) costs no hashing and no
+ * printf: the same answers and details, exactly.
  *
  * With store = "redis" the ledger is shared by a fleet of gateways
  * (dup_redis_store.c, docs/architecture.md "The shared ledger"): the file
@@ -174,17 +177,46 @@ static int32_t expiry_day(uint32_t ymd)
 	return (int32_t)days_from_civil(y, m, d);
 }
 
-/* "2025-03-01 10:22:05Z" */
-static void format_time(char *buf, size_t len, int64_t t)
+static char *put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+/* "2025-03-01 10:22:05Z"; its length. Years 0 to 9999 are written by
+ * hand: snprintf cost the warm path more than the rest of the plugin.
+ * Any other year is left to it, byte for byte as before. */
+static size_t format_time(char *buf, size_t len, int64_t t)
 {
 	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
 	int64_t secs = t - days * 86400, y;
 	unsigned m, d;
+	char *p = buf;
 
 	civil_from_days(days, &y, &m, &d);
-	snprintf(buf, len, "%04" PRId64 "-%02u-%02u %02u:%02u:%02uZ", y, m, d,
-		 (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
-		 (unsigned)(secs % 60));
+	if (y < 0 || y > 9999 || len < 21) {
+		int n = snprintf(buf, len, "%04" PRId64 "-%02u-%02u %02u:%02u:%02uZ",
+				 y, m, d, (unsigned)(secs / 3600),
+				 (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
+
+		return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+	}
+	p = put2(p, (unsigned)(y / 100));
+	p = put2(p, (unsigned)(y % 100));
+	*p++ = '-';
+	p = put2(p, m);
+	*p++ = '-';
+	p = put2(p, d);
+	*p++ = ' ';
+	p = put2(p, (unsigned)(secs / 3600));
+	*p++ = ':';
+	p = put2(p, (unsigned)(secs / 60 % 60));
+	*p++ = ':';
+	p = put2(p, (unsigned)(secs % 60));
+	*p++ = 'Z';
+	*p = '\0';
+	return (size_t)(p - buf);
 }
 
 /* ---- config -------------------------------------------------------------- */
@@ -618,6 +650,93 @@ static void say(struct kpg_plugin_verdict *out, enum kpg_decision d,
 	va_end(ap);
 }
 
+/* A verdict detail built by appending, cut as vsnprintf would cut it:
+ * the same bytes as the "%s ... %.24s" formats they replace, without
+ * their cost on the warm path. */
+struct detail {
+	char *p;
+	size_t n;
+};
+
+/* memcpy of up to 32 bytes by overlapping words: a variable length
+ * would have the compiler inline `rep movs`, slow to start for so few. */
+static void copy_short(char *dst, const char *src, size_t n)
+{
+	uint64_t a, b, c;
+
+	if (n >= 16) {
+		memcpy(&a, src, 8);
+		memcpy(&b, src + 8, 8);
+		memcpy(&c, src + n - 8, 8);
+		if (n > 24)
+			memcpy(dst + 16, src + 16, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + 8, &b, 8);
+		memcpy(dst + n - 8, &c, 8);
+	} else if (n >= 8) {
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+
+		memcpy(&x, src, 4);
+		memcpy(&y, src + n - 4, 4);
+		memcpy(dst, &x, 4);
+		memcpy(dst + n - 4, &y, 4);
+	} else if (n > 0) {
+		char x = src[0], y = src[n / 2], z = src[n - 1];
+
+		dst[0] = x;
+		dst[n / 2] = y;
+		dst[n - 1] = z;
+	}
+}
+
+static void put(struct detail *d, const char *s, size_t len)
+{
+	if (len > KPG_DETAIL_MAX - 1 - d->n)
+		len = KPG_DETAIL_MAX - 1 - d->n;
+	if (len <= 32)
+		copy_short(d->p + d->n, s, len);
+	else
+		memcpy(d->p + d->n, s, len);
+	d->n += len;
+	d->p[d->n] = '\0';
+}
+
+#define PUT_LIT(d, lit) put(d, lit, sizeof(lit) - 1)
+
+/* A record's NUL-padded id field, as "%.24s" prints it. */
+static void put_field(struct detail *d, const char *f)
+{
+	put(d, f, strnlen(f, 24));
+}
+
+_Static_assert(DUP_NAME_MAX == 24, "details print ids as %.24s");
+
+/* "LEAD<when> at <checkpoint>/<station>", or without the checkpoint: the
+ * bytes of say(out, d, reason, "LEAD%s at %.24s/%.24s", ...). */
+static inline void say_at(struct kpg_plugin_verdict *out, enum kpg_decision dec,
+			  uint32_t reason, const char *lead, const char *when,
+			  size_t when_len, const struct dup_record *r,
+			  bool with_checkpoint)
+{
+	struct detail d = { out->detail, 0 };
+
+	out->decision = dec;
+	out->reason = reason;
+	put(&d, lead, strlen(lead));
+	put(&d, when, when_len);
+	PUT_LIT(&d, " at ");
+	if (with_checkpoint) {
+		put_field(&d, r->checkpoint);
+		PUT_LIT(&d, "/");
+	}
+	put_field(&d, r->station);
+}
+
 static bool our_station(const struct dup_state *st, const struct kpg_str *id)
 {
 	if (st->prefix && id->len >= st->prefix_len &&
@@ -679,6 +798,49 @@ static void unreachable(struct dup_instance *in, const struct dup_state *st,
 	}
 }
 
+/* The keyed hash of the signed bytes, from this worker's memory of them
+ * when it holds exactly these bytes; learnt there otherwise. Returns the
+ * certificate's slot there, or NULL when the worker keeps none. */
+static struct dup_seen_slot *known_digest(const struct dup_store *s,
+					  struct dup_seen *seen,
+					  struct dup_seen_slot *e,
+					  const struct kpg_cert *c,
+					  const uint64_t id[2],
+					  const struct kpg_scan_view *scan,
+					  uint64_t dg[2])
+{
+	uint32_t len = scan->cert_bytes ? scan->cert_len : 0;
+
+	if (e && dup_seen_digest(e, scan->cert_bytes, len, dg))
+		return e;
+	cert_digest(s, scan, dg);
+	if (seen == NULL)
+		return NULL;
+	if (e == NULL)
+		e = dup_seen_claim(seen, c->issuing_participant, c->number.p,
+				   c->number.len, id);
+	dup_seen_keep(e, scan->cert_bytes, len, dg);
+	return e;
+}
+
+/* The acceptance time as details print it, into the caller's buf unless
+ * the slot has it already; its text and length. */
+static const char *when_text(struct dup_seen_slot *e, int64_t t, char *buf,
+			     size_t size, size_t *len)
+{
+	if (e && e->when_len > 0 && e->when_at == t) {
+		*len = e->when_len;
+		return e->when;
+	}
+	*len = format_time(buf, size, t);
+	if (e && *len > 0 && *len < sizeof(e->when)) {
+		memcpy(e->when, buf, *len);
+		e->when_at = t;
+		e->when_len = (uint8_t)*len;
+	}
+	return buf;
+}
+
 static void dup_evaluate(void *instance, const void *state,
 			 const struct kpg_scan_view *scan,
 			 struct kpg_plugin_verdict *out)
@@ -687,14 +849,28 @@ static void dup_evaluate(void *instance, const void *state,
 	const struct dup_state *st = state;
 	const struct dup_store *s = st->b->store;
 	const struct kpg_cert *c = scan->cert;
+	struct dup_seen *seen = NULL;
+	struct dup_seen_slot *e = NULL;
 	struct dup_record r;
 	uint64_t id[2], dg[2];
 	char when[32];
+	const char *at;
+	size_t when_len;
 	int found;
 
 	if (c == NULL || c->number.len == 0)
 		return;
-	cert_id(s, c, id);
+	if (scan->worker < in->workers && c->number.len <= DUP_NUMBER_MAX) {
+		seen = in->seen[scan->worker];
+		e = dup_seen_find(seen, c->issuing_participant, c->number.p,
+				  c->number.len);
+	}
+	if (e) {
+		id[0] = e->id[0];
+		id[1] = e->id[1];
+	} else {
+		cert_id(s, c, id);
+	}
 	found = s->ops->lookup(s, id, &r);
 	/* Saves commit a second hash and table probe (a cache miss). */
 	if (scan->worker < in->workers && c->number.len <= DUP_NUMBER_MAX) {
@@ -722,20 +898,19 @@ static void dup_evaluate(void *instance, const void *state,
 		return;
 	}
 
-	format_time(when, sizeof(when), r.consumed_at);
-	cert_digest(s, scan, dg);
+	/* In the ledger: what this worker keeps of it spares the hashes the
+	 * next time (a re-scan, a second use), with the same answers. */
+	e = known_digest(s, seen, e, c, id, scan, dg);
+	at = when_text(e, r.consumed_at, when, sizeof(when), &when_len);
 	if (dg[0] != r.digest[0] || dg[1] != r.digest[1])
-		say(out, KPG_REJECT, DUP_NUMBER_REUSED,
-		    "number consumed with other bytes %s at %.24s/%.24s", when,
-		    r.checkpoint, r.station);
+		say_at(out, KPG_REJECT, DUP_NUMBER_REUSED,
+		       "number consumed with other bytes ", at, when_len, &r, true);
 	else if (rescan_allowed(in, st, scan, &r))
-		say(out, KPG_ACCEPT, DUP_RESCAN_IN_WINDOW,
-		    "re-scan within window, accepted %s at %.24s", when,
-		    r.station);
+		say_at(out, KPG_ACCEPT, DUP_RESCAN_IN_WINDOW,
+		       "re-scan within window, accepted ", at, when_len, &r, false);
 	else
-		say(out, KPG_REJECT, DUP_ALREADY_CONSUMED,
-		    "already consumed %s at %.24s/%.24s", when, r.checkpoint,
-		    r.station);
+		say_at(out, KPG_REJECT, DUP_ALREADY_CONSUMED, "already consumed ",
+		       at, when_len, &r, true);
 }
 
 /* Copies a string into a fixed, NUL-padded field, cut to fit on a UTF-8

@@ -18,6 +18,7 @@
 #include "kpg_plugin_testkit.h"
 
 #include "dup_hash.h"
+#include "dup_seen.h"
 #include "dup_table.h"
 #include "duplicate_debug.h"
 
@@ -171,6 +172,13 @@ static void expect(const struct kpg_chain *c, const struct scan_fx *f,
 			v.detail);
 }
 
+/* A scan that passes, and the commit of its overall accept. */
+static void consume_fx(const struct kpg_chain *c, const struct scan_fx *f)
+{
+	expect(c, f, KPG_ACCEPT, 1800, "not consumed before");
+	kpg_chain_commit(c, &f->scan, KPG_ACCEPT);
+}
+
 /* Scans a certificate, which passes, and commits the overall accept. */
 static void consume(const struct kpg_chain *c, const char *number,
 		    uint32_t expiry, const char *station, int64_t now)
@@ -178,8 +186,7 @@ static void consume(const struct kpg_chain *c, const char *number,
 	struct scan_fx f;
 
 	scan_fx(&f, number, expiry, station, now);
-	expect(c, &f, KPG_ACCEPT, 1800, "not consumed before");
-	kpg_chain_commit(c, &f.scan, KPG_ACCEPT);
+	consume_fx(c, &f);
 }
 
 static void expect_number(const struct kpg_chain *c, const char *number,
@@ -297,6 +304,80 @@ static void test_rescan_window(void)
 	f.scan.cert_len = (uint32_t)strlen(f.bytes);
 	expect(r.c, &f, KPG_REJECT, 1803,
 	       "number consumed with other bytes 2026-01-01 00:00:00Z at antwerp-1/ANR-1");
+	rig_close(&r);
+}
+
+/* A worker keeps the ids and digests of certificates it found in the
+ * ledger: its answers must stay the hashes' answers, byte for byte, when
+ * slots are shared, evicted, or hold other bytes of the same number. */
+static void test_worker_memory_exact(void)
+{
+	enum { N = 2048, LONG = 1500 };
+	static uint8_t big[2][LONG];
+	struct rig r;
+	struct scan_fx f;
+	char number[32];
+
+	rig_open(&r, "memory", "stations = [ \"ANR-1\" ]; rescan_window = 60;");
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(number, sizeof(number), "ZA-M-%u", i);
+		consume(r.c, number, 29991231, "ANR-1", T0);
+		if (i % 256 == 255)
+			settle();        /* within a ring's 1024 */
+	}
+	settle();
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < N; i++) {
+			snprintf(number, sizeof(number), "ZA-M-%u", i);
+			scan_fx(&f, number, 29991231, "ANR-1", T0 + 1);
+			expect(r.c, &f, KPG_ACCEPT, 1801, NULL);
+			f.bytes[f.scan.cert_len - 1] ^= 1;   /* one byte off */
+			expect(r.c, &f, KPG_REJECT, 1803, NULL);
+			f.scan.cert_len--;                   /* one byte short */
+			expect(r.c, &f, KPG_REJECT, 1803, NULL);
+			f.bytes[f.scan.cert_len] ^= 1;       /* the right ones */
+			f.scan.cert_len++;
+			snprintf(f.station, sizeof(f.station), "ANR-2");
+			f.scan.station_id.len = 5;
+			expect(r.c, &f, KPG_REJECT, 1802,
+			       "already consumed 2026-01-01 00:00:00Z at antwerp-1/ANR-1");
+			memcpy(f.cert.issuing_participant, "ZW", 3);
+			expect(r.c, &f, KPG_ACCEPT, 1800, NULL);
+		}
+
+	/* signed bytes longer than a worker keeps, and as long as it keeps:
+	 * the last byte still tells */
+	for (unsigned k = 0; k < 2; k++) {
+		uint32_t len = k ? DUP_SEEN_BYTES : LONG;
+
+		memset(big[k], 'a' + k, len);
+		scan_fx(&f, k ? "ZA-M-FIT" : "ZA-M-LONG", 29991231, "ANR-1", T0);
+		f.scan.cert_bytes = big[k];
+		f.scan.cert_len = len;
+		consume_fx(r.c, &f);
+		settle();
+		for (unsigned round = 0; round < 2; round++) {
+			expect(r.c, &f, KPG_ACCEPT, 1801, NULL);
+			big[k][len - 1] ^= 1;
+			expect(r.c, &f, KPG_REJECT, 1803, NULL);
+			big[k][len - 1] ^= 1;
+		}
+	}
+
+	/* no signed bytes at all is a digest too */
+	scan_fx(&f, "ZA-M-NONE", 29991231, "ANR-1", T0);
+	f.scan.cert_bytes = NULL;
+	consume_fx(r.c, &f);
+	settle();
+	for (unsigned round = 0; round < 2; round++) {
+		expect(r.c, &f, KPG_ACCEPT, 1801, NULL);
+		f.scan.cert_bytes = (const uint8_t *)f.bytes;
+		f.scan.cert_len = 0;
+		expect(r.c, &f, KPG_ACCEPT, 1801, NULL);
+		f.scan.cert_len = 1;
+		expect(r.c, &f, KPG_REJECT, 1803, NULL);
+		f.scan.cert_bytes = NULL;
+	}
 	rig_close(&r);
 }
 
@@ -806,6 +887,7 @@ int main(void)
 		{ "consumed on accept, rejected after", test_consumed_on_accept },
 		{ "only an overall accept consumes", test_only_accept_consumes },
 		{ "re-scan window to the second", test_rescan_window },
+		{ "a worker's memory answers as the hashes", test_worker_memory_exact },
 		{ "survives a restart", test_survives_restart },
 		{ "torn tail cut, damage counted", test_torn_and_damaged_file },
 		{ "a full ring is counted", test_full_ring_counted },
