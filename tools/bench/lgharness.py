@@ -156,6 +156,15 @@ class Peer:
         self.kill()
 
 
+# log2 of the memif ring slots, both ends (memif's own default: 10, 1024
+# slots). None keeps the default; the benchmark sets it (MEMIF_RSIZE).
+MEMIF_RSIZE = None
+
+
+def memif_args(rsize):
+    return f",rsize={rsize}" if rsize else ""
+
+
 class Gateway(Peer):
     """kpgate as the memif server."""
 
@@ -170,7 +179,8 @@ class Gateway(Peer):
         return [os.path.join(self.build, "gateway", "kpgate"), "--no-pci",
                 *eal_memory(self.huge), "--file-prefix", self.prefix,
                 "-l", self.lcores,
-                "--vdev", f"net_memif0,role=server,socket={self.sock}",
+                "--vdev", f"net_memif0,role=server,socket={self.sock}"
+                f"{memif_args(MEMIF_RSIZE)}",
                 "--", "-c", self.conf]
 
     def telemetry(self, command):
@@ -210,7 +220,8 @@ class Reflector(Peer):
         # Line-buffered, so the ready line reaches the log at once.
         return ["stdbuf", "-oL", "dpdk-testpmd", "--no-pci", *eal_memory(self.huge),
                 "--file-prefix", self.prefix, "-l", self.lcores,
-                "--vdev", f"net_memif0,role=server,socket={self.sock}",
+                "--vdev", f"net_memif0,role=server,socket={self.sock}"
+                f"{memif_args(MEMIF_RSIZE)}",
                 "--", "--forward-mode=5tswap", "--nb-cores=1",
                 f"--rxq={self.queues}", f"--txq={self.queues}",
                 "--total-num-mbufs=16384", "--stats-period", "3600"]
@@ -224,7 +235,7 @@ def loadgen(build, prefix, sock, args, lcores="0", huge=False, timeout=120,
     and out of the shared rings (memif needs --single-file-segments for
     it, with or without hugepages); the server copies as before."""
     cleanup_prefix(prefix)
-    vdev = f"net_memif0,role=client,socket={sock}"
+    vdev = f"net_memif0,role=client,socket={sock}{memif_args(MEMIF_RSIZE)}"
     zc = ["--single-file-segments"] if zero_copy else []
     if zero_copy:
         vdev += ",zero-copy=yes"

@@ -59,6 +59,10 @@ struct lg_result {
 	uint64_t unmatched;              /* answers to no request of ours */
 	uint64_t overloaded;             /* answered "overloaded": not served */
 	uint64_t alloc_failed;           /* loops without an mbuf */
+	uint64_t skipped;                /* due while the generator itself was off
+					  * its CPU, beyond what it may catch up:
+					  * never offered, so never a loss */
+	uint64_t max_gap_ns;             /* longest time between two loops */
 	uint64_t arp_answered;
 	uint64_t other_rx;
 	uint64_t trust_version;

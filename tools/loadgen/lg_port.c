@@ -50,8 +50,11 @@ int lg_port_init(struct lg_port *p, uint16_t id, uint16_t queues,
 	socket = rte_eth_dev_socket_id(id);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
-	/* Every ring full, a burst per queue in hand, and the lcore cache. */
-	n_mbufs = queues * (LG_RX_DESC + LG_TX_DESC + 2u * LG_RX_BURST) + 2u * LG_MBUF_CACHE;
+	/* Every ring full, a burst per queue in hand, and the lcore cache.
+	 * memif sizes its rings itself (rsize, up to LG_RING_MAX slots) and,
+	 * zero-copy, fills them with this pool's mbufs. */
+	n_mbufs = queues * (2u * RTE_MAX(LG_RX_DESC, LG_RING_MAX) + 2u * LG_RX_BURST) +
+		  2u * LG_MBUF_CACHE;
 	n_mbufs = rte_align32pow2(n_mbufs) - 1u;
 	p->pool = rte_pktmbuf_pool_create("lg_mbuf", n_mbufs, LG_MBUF_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, socket);

@@ -14,6 +14,7 @@
 
 #define LG_RX_DESC 1024u
 #define LG_TX_DESC 1024u
+#define LG_RING_MAX 4096u                /* memif rsize=12, as the benchmark runs it */
 #define LG_RX_BURST 64u
 
 struct lg_port {

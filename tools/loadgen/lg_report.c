@@ -98,6 +98,8 @@ json_t *lg_report_json(const struct lg_result *r, const char *label)
 		      "throughput_pps", (double)(r->answered - r->overloaded) / s,
 		      "trust_list_version", (json_int_t)r->trust_version,
 		      "alloc_failed", (json_int_t)r->alloc_failed);
+	json_object_set_new(o, "skipped", json_integer((json_int_t)r->skipped));
+	json_object_set_new(o, "max_gap_us", json_real((double)r->max_gap_ns / 1e3));
 	kinds_tmp = outcomes_json(&t);
 	json_object_update(o, kinds_tmp);
 	json_decref(kinds_tmp);
