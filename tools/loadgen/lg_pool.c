@@ -280,7 +280,9 @@ int lg_pool_build(struct lg_pool *p, const struct lg_pki *pki,
 	if (!any)
 		return lg_err(err, errlen, -EINVAL, "no algorithm in the mix");
 	b.cap_entries += c->unknown + c->malformed;
-	b.cap_frames = (size_t)b.cap_entries * (KPG_DATAGRAM_MAX + 128u);
+	/* aligned_alloc takes whole multiples of the alignment */
+	b.cap_frames = ((size_t)b.cap_entries * (KPG_DATAGRAM_MAX + 128u) +
+			LG_FRAME_ALIGN - 1) & ~(size_t)(LG_FRAME_ALIGN - 1);
 	p->e = calloc(b.cap_entries, sizeof(*p->e));
 	p->frames = aligned_alloc(LG_FRAME_ALIGN, b.cap_frames);
 	if (p->e == NULL || p->frames == NULL) {
