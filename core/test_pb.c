@@ -540,6 +540,79 @@ static void test_too_deep(void)
 
 /* ---- string contents ---- */
 
+/* The byte-by-byte rules (RFC 3629, no NUL), as kpg_pb_utf8_ok() had them
+ * before it took ASCII eight bytes at a time. */
+static bool ref_utf8_ok(const uint8_t *p, uint32_t len)
+{
+	const uint8_t *end = p + len;
+
+	while (p < end) {
+		uint8_t c = *p++, lo = 0x80, hi = 0xbf;
+		unsigned n;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		else
+			return false;
+		if ((size_t)(end - p) < n || p[0] < lo || p[0] > hi)
+			return false;
+		for (unsigned i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		p += n;
+	}
+	return true;
+}
+
+/* Strings of every mix (ASCII runs, NULs, valid and broken multi-byte
+ * characters, at every offset and length) judged as the byte-by-byte
+ * rules judge them. */
+static void test_utf8_matches_reference(void)
+{
+	static const uint8_t pieces[][4] = {
+		{ 'a' }, { 'Z' }, { ' ' }, { 0 }, { 0x7f }, { 0xc3, 0xa9 }, { 0xe2, 0x82, 0xac },
+		{ 0xf0, 0x9f, 0x92, 0x8e }, { 0x80 }, { 0xc0, 0x80 }, { 0xed, 0xa0, 0x80 },
+		{ 0xf4, 0x90, 0x80, 0x80 }, { 0xe0, 0x80, 0x80 }, { 0xc3 }, { 0xff },
+	};
+	static const uint8_t plen[] = { 1, 1, 1, 1, 1, 2, 3, 4, 1, 2, 3, 4, 3, 1, 1 };
+	uint8_t buf[80];
+	uint64_t x = 0x243f6a8885a308d3ull;
+	unsigned valid = 0;
+
+	for (unsigned round = 0; round < 300000; round++) {
+		uint32_t n = 0;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		while (n < 60) {
+			/* mostly ASCII letters, now and then something else */
+			unsigned k = (x >> (n % 50)) % 64 < 56 ? (unsigned)(x >> 7) % 3 :
+				     (unsigned)((x >> (n % 37)) % 15);
+
+			memcpy(buf + n, pieces[k], plen[k]);
+			n += plen[k];
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+		}
+		uint32_t off = (uint32_t)(x % 8), len = (uint32_t)((x >> 8) % (n - off + 1));
+
+		if (kpg_pb_utf8_ok(buf + off, len) != ref_utf8_ok(buf + off, len)) {
+			CU_FAIL("kpg_pb_utf8_ok differs from the byte-by-byte rules");
+			return;
+		}
+		valid += ref_utf8_ok(buf + off, len);
+	}
+	CU_ASSERT(valid > 10000 && valid < 290000);
+}
+
 static void test_bad_utf8(void)
 {
 	static const struct {
@@ -867,6 +940,7 @@ int main(void)
 		{ "too many fields", test_too_many_fields },
 		{ "too deep", test_too_deep },
 		{ "bad utf8 and NUL", test_bad_utf8 },
+		{ "utf8 eight bytes at a time, as byte by byte", test_utf8_matches_reference },
 		{ "bad enum, bool and range", test_bad_enum_and_bool },
 		{ "packed repeated", test_packed },
 		{ "scan agrees with protobuf-c",
