@@ -379,16 +379,12 @@ static enum kpg_step judge(struct kpg_engine *e, const struct kpg_job *j,
 	enum kpg_step step;
 
 	vs.n = 0;
-	if (c == NULL) {
-		if (kpg_cert_decode(j->rq.cert.p, j->rq.cert.len, &e->arena,
-				    &decoded, &why) < 0) {
-			c = NULL;
-		} else {
-			c = &decoded;
-			e->st.cert_decodes++;
-			if (hit && kpg_cache_keep_view(hit, &decoded))
-				e->st.views_kept++;
-		}
+	if (c == NULL &&
+	    kpg_cert_decode(j->rq.cert.p, j->rq.cert.len, &e->arena, &decoded, &why) == 0) {
+		c = &decoded;
+		e->st.cert_decodes++;
+		if (hit && kpg_cache_keep_view(hit, &decoded))
+			e->st.views_kept++;
 	}
 	if (c == NULL) {
 		kpg_verdict_add(&vs, "certificate", KPG_REJECT, KPG_R_CERT_INVALID,
