@@ -11,10 +11,12 @@ addresses, never routed anywhere). No hugepages, no PCI, idle polling.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import time
+import unittest
 
 GW4, GW6 = "192.0.2.1", "2001:db8::1"
 ST4, ST6 = "192.0.2.2", "2001:db8::2"
@@ -175,3 +177,25 @@ class Gateway:
         if self.proc and self.proc.poll() is None:
             self.kill()
         self.cleanup()
+
+
+class GatewayTestCase(unittest.TestCase):
+    """A test class around one gateway of its own: the subclass's
+    setUpClass makes cls.dir (a temporary directory, often with
+    make_demo_pki) and starts cls.gw; both are gone after the last test,
+    whatever state setUpClass got to."""
+
+    dir = None
+    gw = None
+
+    @classmethod
+    def path(cls, name):
+        return os.path.join(cls.dir, name)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.gw is not None:
+            cls.gw.kill()
+        if cls.dir is not None:
+            shutil.rmtree(cls.dir, ignore_errors=True)
+

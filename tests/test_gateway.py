@@ -20,12 +20,12 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4, GW6, IFACE, make_demo_pki  # noqa: E402
+from gwharness import GatewayTestCase, Gateway, GW4, GW6, IFACE, make_demo_pki  # noqa: E402
 
 BUILD = None
 
 
-class GatewayTest(unittest.TestCase):
+class GatewayTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-it-")
@@ -35,16 +35,8 @@ class GatewayTest(unittest.TestCase):
                          log=os.path.join(cls.dir, "kpgate.log"))
         cls.gw.start()
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.kill()
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
     def scan(self, *args, host=GW4):
         return self.gw.scan(*args, host=host)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
 
     def reasons(self, answer):
         return {v["check"]: v["reason_name"] for v in answer["verdicts"]}

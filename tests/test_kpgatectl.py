@@ -25,7 +25,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, make_demo_pki  # noqa: E402
+from gwharness import GatewayTestCase, Gateway, make_demo_pki  # noqa: E402
 
 BUILD = None
 EXTRA_KEYS = 300
@@ -33,7 +33,7 @@ EXTRA_KEYS = 300
 ODD_AUTHORITY = 'Bureau "Quoted" \\ Back-slashed Authority'
 
 
-class KpgatectlTest(unittest.TestCase):
+class KpgatectlTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-ctl-")
@@ -45,15 +45,6 @@ class KpgatectlTest(unittest.TestCase):
                          f"kpgctl{os.getpid()}",
                          log=cls.path("kpgate.log"))
         cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.kill()
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
-    @classmethod
-    def path(cls, name):
-        return os.path.join(cls.dir, name)
 
     @classmethod
     def make_big_list(cls):

@@ -18,7 +18,6 @@ usage: test_malformed.py BUILD_DIR
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4, IFACE, make_demo_pki  # noqa: E402
+from gwharness import GatewayTestCase, Gateway, GW4, IFACE, make_demo_pki  # noqa: E402
 import malformed_frames as mf  # noqa: E402
 
 BUILD = None
@@ -40,7 +39,7 @@ SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:")
 
 
-class MalformedCorpusTest(unittest.TestCase):
+class MalformedCorpusTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-mf-")
@@ -57,8 +56,7 @@ class MalformedCorpusTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.sock.close()
-        cls.gw.kill()
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        super().tearDownClass()
 
     @classmethod
     def gateway_mac(cls):

@@ -34,7 +34,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4, make_demo_pki  # noqa: E402
+from gwharness import GatewayTestCase, Gateway, GW4, make_demo_pki  # noqa: E402
 
 BUILD = None
 METRICS = "http://127.0.0.1:9102/metrics"
@@ -74,7 +74,7 @@ def ensure_prometheus():
                        capture_output=True)
 
 
-class MetricsTest(unittest.TestCase):
+class MetricsTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
         ensure_prometheus()
@@ -99,12 +99,7 @@ class MetricsTest(unittest.TestCase):
             except subprocess.TimeoutExpired:
                 cls.prom.kill()
                 cls.prom.wait(timeout=10)
-        cls.gw.kill()
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
-    @classmethod
-    def path(cls, name):
-        return os.path.join(cls.dir, name)
+        super().tearDownClass()
 
     @classmethod
     def fetch(cls, *urls):

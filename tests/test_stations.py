@@ -28,7 +28,6 @@ usage: test_stations.py BUILD_DIR
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from gwharness import Gateway, GW4, GW6, ST4, ST6, IFACE, make_demo_pki  # noqa: E402
+from gwharness import GatewayTestCase, Gateway, GW4, GW6, ST4, ST6, IFACE, make_demo_pki  # noqa: E402
 
 BUILD = None
 STATION_RATE = 15          # requests/s each, every one a fresh certificate
@@ -59,7 +58,7 @@ stations: (
 """
 
 
-class StationsTest(unittest.TestCase):
+class StationsTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="kpgate-st-")
@@ -76,15 +75,6 @@ class StationsTest(unittest.TestCase):
         cls.gw = Gateway(BUILD, cls.conf, f"kpgst{os.getpid()}",
                          log=cls.path("kpgate.log"))
         cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.kill()
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
-    @classmethod
-    def path(cls, name):
-        return os.path.join(cls.dir, name)
 
     @classmethod
     def write_conf(cls, unknown):
